@@ -1,0 +1,4 @@
+#pragma once
+namespace dase::cli {
+int Main(int argc, char** argv);
+}
