@@ -1,0 +1,24 @@
+// The `dase` user commands. Each returns the process exit code and prints its own errors.
+#pragma once
+
+#include <string>
+
+#include "control/config.h"
+#include "control/layout.h"
+
+namespace dase::cli {
+
+struct UpOptions {
+  bool detach = false;
+  int timeout_s = 60;
+};
+
+int Up(const control::Layout& layout, const control::ClusterConfig& config, const UpOptions& opts);
+int Down(const control::Layout& layout, bool force, int timeout_s);
+int ShowStatus(const control::Layout& layout, bool json);
+int ClusterShow(const control::Layout& layout, bool json);
+// verb: list | show | activate | deactivate; role: cnode | dnode.
+int NodeCommand(const control::Layout& layout, const std::string& role, const std::string& verb,
+                const std::string& name, bool json, bool wait);
+
+}  // namespace dase::cli

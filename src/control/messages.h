@@ -1,0 +1,92 @@
+// Control-plane messages between node processes, the monitor and the VMS.
+//
+// They travel as JSON payloads of internal RPC frames (src/rpc, method ids in rpc/methods.h):
+// the control plane sends a few small messages a second, so readability beats compactness here;
+// the data plane uses the binary coder instead. Decoding checks types and refuses unknown
+// shapes with InvalidArgument. Value types.
+#pragma once
+
+#include <boost/json.hpp>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+
+namespace dase::control {
+
+// Node → VMS, once per process start (and again if the VMS forgot the node after a restart).
+struct NodeHello {
+  std::string name;
+  std::string role;  // "cnode" | "dnode"
+  int64_t pid = 0;
+  uint16_t rpc_port = 0;
+  std::string incarnation;  // random per process start
+};
+
+// Node → VMS, every heartbeat interval.
+struct NodeHeartbeat {
+  std::string name;
+  std::string incarnation;
+  bool ready = false;         // activation work done: the node can serve
+  int64_t stalls = 0;         // event-loop stalls since start
+  int64_t max_stall_ms = 0;   // the longest of them
+};
+
+// Node → VMS on graceful exit.
+struct NodeGoodbye {
+  std::string name;
+  std::string incarnation;
+};
+
+// What the monitor knows about one supervised process.
+enum class ProcessPhase { kRunning, kBackoff, kStopping, kStopped, kFailed };
+std::string_view PhaseName(ProcessPhase phase);
+
+struct ProcessInfo {
+  std::string name;
+  std::string role;  // "vms" | "cnode" | "dnode"
+  ProcessPhase phase = ProcessPhase::kStopped;
+  int64_t pid = 0;
+  int64_t starts = 0;        // processes started since the monitor began
+  int64_t exits = 0;         // unexpected exits since the monitor began
+  std::string last_exit;     // "killed by signal 9", "exited with status 1: <last log line>"
+  int64_t next_start_ms = 0; // while in backoff: delay until the next start
+  int failures = 0;          // consecutive quick failures
+  std::string reason;        // why failed / stopped
+};
+
+// Monitor → VMS: a full snapshot, sent on every change and whenever the VMS (re)starts, so
+// a lost or repeated report does no harm.
+struct MonitorReport {
+  bool shutting_down = false;
+  std::vector<ProcessInfo> processes;
+};
+
+// VMS → monitor.
+struct StartNodeRequest {
+  std::string name;
+  bool reset = false;  // forget earlier failures (an explicit activation)
+};
+struct StopNodeRequest {
+  std::string name;
+};
+
+std::string Encode(const NodeHello& m);
+std::string Encode(const NodeHeartbeat& m);
+std::string Encode(const NodeGoodbye& m);
+std::string Encode(const MonitorReport& m);
+std::string Encode(const StartNodeRequest& m);
+std::string Encode(const StopNodeRequest& m);
+
+Result<NodeHello> DecodeNodeHello(std::string_view payload);
+Result<NodeHeartbeat> DecodeNodeHeartbeat(std::string_view payload);
+Result<NodeGoodbye> DecodeNodeGoodbye(std::string_view payload);
+Result<MonitorReport> DecodeMonitorReport(std::string_view payload);
+Result<StartNodeRequest> DecodeStartNode(std::string_view payload);
+Result<StopNodeRequest> DecodeStopNode(std::string_view payload);
+
+// Parses a JSON object payload (size-limited by the RPC layer already).
+Result<boost::json::object> ParseObject(std::string_view payload);
+
+}  // namespace dase::control

@@ -1,0 +1,307 @@
+#include "meta/sqlite_store.h"
+
+#include <fmt/format.h>
+
+#include <map>
+#include <utility>
+
+#include "common/check.h"
+#include "meta/sqlite_connection.h"
+
+namespace dase::meta {
+namespace {
+
+using internal::ConnectionPool;
+using internal::Query;
+using internal::Sql;
+using internal::SqliteConnection;
+
+// A row version meaning "absent": commit numbers start at 1.
+constexpr int64_t kAbsent = 0;
+
+// Keys are bytes; messages show them printable.
+std::string Printable(std::string_view key) {
+  std::string out;
+  for (unsigned char c : key) {
+    if (c >= 0x20 && c < 0x7f && c != '\\') {
+      out.push_back(static_cast<char>(c));
+    } else {
+      out += fmt::format("\\x{:02x}", c);
+    }
+  }
+  return out;
+}
+
+std::string DirName(const std::string& path) {
+  size_t slash = path.find_last_of('/');
+  if (slash == std::string::npos) return ".";
+  if (slash == 0) return "/";
+  return path.substr(0, slash);
+}
+
+struct KeyVersion {
+  std::string key;
+  int64_t version;
+
+  bool operator==(const KeyVersion&) const = default;
+};
+
+// A range this transaction scanned in the store, [begin, end) (empty end: to the end of the
+// key space), with every stored row it saw there. The commit fails unless the range holds
+// exactly the same rows at the same versions then: that catches changed, deleted and new keys
+// (phantoms) alike.
+struct ScannedRange {
+  std::string begin;
+  std::string end;
+  std::vector<KeyVersion> rows;
+};
+
+class SqliteTransaction final : public Transaction {
+ public:
+  SqliteTransaction(ConnectionPool* pool, std::unique_ptr<SqliteConnection> connection)
+      : pool_(pool), connection_(std::move(connection)) {}
+  ~SqliteTransaction() override {
+    if (connection_ != nullptr) Finish();
+  }
+
+  Result<std::optional<std::string>> Get(std::string_view key) override;
+  Result<std::vector<KeyValue>> Scan(std::string_view begin, std::string_view end,
+                                     size_t limit) override;
+  void Put(std::string_view key, std::string_view value) override;
+  void Delete(std::string_view key) override;
+  Status Commit() override;
+
+ private:
+  Status EnsureSnapshot();
+  Status ScanStored(std::string_view begin, std::string_view end, size_t limit,
+                    std::vector<KeyValue>& out);
+  void Buffer(std::string_view key, std::optional<std::string_view> value);
+  Status CommitWrites();
+  Status Validate();
+  Status ValidateRange(const ScannedRange& range);
+  Status Apply();
+  // Ends any open SQLite transaction and gives the connection back to the pool.
+  void Finish();
+
+  ConnectionPool* pool_;
+  std::unique_ptr<SqliteConnection> connection_;  // null once finished
+  // Buffered writes; nullopt is a delete.
+  std::map<std::string, std::optional<std::string>, std::less<>> writes_;
+  size_t write_bytes_ = 0;
+  Status invalid_;  // the first limit a write exceeded, reported by Commit
+  // Versions of the stored keys read by Get (kAbsent for keys read as absent).
+  std::map<std::string, int64_t, std::less<>> reads_;
+  std::vector<ScannedRange> scans_;
+};
+
+Status SqliteTransaction::EnsureSnapshot() {
+  // A deferred BEGIN: SQLite takes the snapshot at the first read and keeps it until COMMIT.
+  if (connection_->InTransaction()) return Status::Ok();
+  return connection_->Run(Sql::kBegin);
+}
+
+Result<std::optional<std::string>> SqliteTransaction::Get(std::string_view key) {
+  CHECK(connection_ != nullptr) << "Get on a finished transaction";
+  if (auto it = writes_.find(key); it != writes_.end()) return it->second;
+  RETURN_IF_ERROR(EnsureSnapshot());
+  Query query = connection_->Start(Sql::kGet);
+  query.Bind(key);
+  ASSIGN_OR_RETURN(bool found, query.Step());
+  // The snapshot makes a repeated read return the same version, so the first one recorded
+  // stands for all.
+  reads_.emplace(key, found ? query.Int(1) : kAbsent);
+  if (!found) return std::optional<std::string>();
+  return std::optional<std::string>(query.Blob(0));
+}
+
+Result<std::vector<KeyValue>> SqliteTransaction::Scan(std::string_view begin,
+                                                       std::string_view end, size_t limit) {
+  CHECK(connection_ != nullptr) << "Scan on a finished transaction";
+  std::vector<KeyValue> out;
+  if (limit == 0 || (!end.empty() && begin >= end)) return out;
+  RETURN_IF_ERROR(EnsureSnapshot());
+  RETURN_IF_ERROR(ScanStored(begin, end, limit, out));
+  return out;
+}
+
+// Merges the stored rows of [begin, end) with the buffered writes there, in key order, until
+// `limit` pairs are out. Records the stored rows consumed, which are exactly those up to the
+// last pair returned (or the whole range when it ran out first).
+Status SqliteTransaction::ScanStored(std::string_view begin, std::string_view end, size_t limit,
+                                     std::vector<KeyValue>& out) {
+  Query query = connection_->Start(end.empty() ? Sql::kScanToEnd : Sql::kScan);
+  query.Bind(begin);
+  if (!end.empty()) query.Bind(end);
+  auto write = writes_.lower_bound(begin);
+  auto writes_end = end.empty() ? writes_.end() : writes_.lower_bound(end);
+  ScannedRange range{std::string(begin), std::string(end), {}};
+  ASSIGN_OR_RETURN(bool stored, query.Step());
+  while (out.size() < limit && (stored || write != writes_end)) {
+    // Which comes next: the stored row (< 0), the buffered write (> 0), or both for one key.
+    int order = !stored ? 1 : write == writes_end ? -1 : query.Blob(0).compare(write->first);
+    if (order <= 0) range.rows.push_back({std::string(query.Blob(0)), query.Int(2)});
+    if (order < 0) {
+      out.push_back({std::string(query.Blob(0)), std::string(query.Blob(1))});
+    } else if (write->second.has_value()) {  // the buffered write shadows any stored row
+      out.push_back({write->first, *write->second});
+    }
+    if (order >= 0) ++write;
+    if (order <= 0) {
+      ASSIGN_OR_RETURN(stored, query.Step());
+    }
+  }
+  if (out.size() == limit) range.end = KeySuccessor(out.back().key);
+  scans_.push_back(std::move(range));
+  return Status::Ok();
+}
+
+void SqliteTransaction::Put(std::string_view key, std::string_view value) {
+  CHECK(connection_ != nullptr) << "Put on a finished transaction";
+  if (value.size() > kValueBytesMax && invalid_.ok()) {
+    invalid_ = InvalidArgument(fmt::format("value of {} bytes for key {} exceeds {}",
+                                           value.size(), Printable(key), kValueBytesMax));
+  }
+  Buffer(key, value);
+}
+
+void SqliteTransaction::Delete(std::string_view key) {
+  CHECK(connection_ != nullptr) << "Delete on a finished transaction";
+  Buffer(key, std::nullopt);
+}
+
+void SqliteTransaction::Buffer(std::string_view key, std::optional<std::string_view> value) {
+  if (key.size() > kKeyBytesMax && invalid_.ok()) {
+    invalid_ = InvalidArgument(
+        fmt::format("key of {} bytes exceeds {}: {}...", key.size(), kKeyBytesMax,
+                    Printable(key.substr(0, 64))));
+  }
+  // Counts overwrites of a buffered key again: an upper bound is enough for a limit.
+  write_bytes_ += key.size() + (value ? value->size() : 0);
+  if (write_bytes_ > kTransactionBytesMax && invalid_.ok()) {
+    invalid_ = InvalidArgument(fmt::format("transaction writes exceed {} bytes",
+                                           kTransactionBytesMax));
+  }
+  auto [it, inserted] = writes_.try_emplace(std::string(key));
+  if (value) {
+    it->second.emplace(*value);
+  } else {
+    it->second.reset();
+  }
+}
+
+Status SqliteTransaction::Commit() {
+  CHECK(connection_ != nullptr) << "Commit on a finished transaction";
+  Status s = CommitWrites();
+  Finish();
+  return s;
+}
+
+Status SqliteTransaction::CommitWrites() {
+  RETURN_IF_ERROR(invalid_);
+  // End the read snapshot: the write lock can only be taken on the newest state.
+  if (connection_->InTransaction()) RETURN_IF_ERROR(connection_->Run(Sql::kCommit));
+  // Read-only: every read came from one snapshot, a consistent prefix of the commit order, so
+  // the transaction is already serializable there.
+  if (writes_.empty()) return Status::Ok();
+  RETURN_IF_ERROR(connection_->Run(Sql::kBeginImmediate));
+  Status s = Validate();
+  if (s.ok()) s = Apply();
+  if (s.ok()) s = connection_->Run(Sql::kCommit);
+  // On failure Finish rolls back whatever is still open.
+  return s;
+}
+
+// Runs under the write lock, so nothing can change between this check and the commit.
+Status SqliteTransaction::Validate() {
+  for (const auto& [key, seen] : reads_) {
+    Query query = connection_->Start(Sql::kVersion);
+    query.Bind(key);
+    ASSIGN_OR_RETURN(bool found, query.Step());
+    int64_t now = found ? query.Int(0) : kAbsent;
+    if (now != seen) {
+      return Aborted(fmt::format("key {} changed since it was read (version {} → {})",
+                                 Printable(key), seen, now));
+    }
+  }
+  for (const ScannedRange& range : scans_) RETURN_IF_ERROR(ValidateRange(range));
+  return Status::Ok();
+}
+
+Status SqliteTransaction::ValidateRange(const ScannedRange& range) {
+  Query query =
+      connection_->Start(range.end.empty() ? Sql::kScanVersionsToEnd : Sql::kScanVersions);
+  query.Bind(range.begin);
+  if (!range.end.empty()) query.Bind(range.end);
+  size_t i = 0;
+  for (;;) {
+    ASSIGN_OR_RETURN(bool row, query.Step());
+    if (!row) break;
+    if (i == range.rows.size() || range.rows[i].key != query.Blob(0) ||
+        range.rows[i].version != query.Int(1)) {
+      return Aborted(fmt::format("range [{}, {}) changed since it was scanned",
+                                 Printable(range.begin), Printable(range.end)));
+    }
+    ++i;
+  }
+  if (i != range.rows.size()) {
+    return Aborted(fmt::format("range [{}, {}) lost keys since it was scanned",
+                               Printable(range.begin), Printable(range.end)));
+  }
+  return Status::Ok();
+}
+
+Status SqliteTransaction::Apply() {
+  int64_t seq = kAbsent;
+  {
+    Query query = connection_->Start(Sql::kReadCommitSeq);
+    ASSIGN_OR_RETURN(bool found, query.Step());
+    if (!found) return Corruption("metadata commit counter is missing");
+    seq = query.Int(0) + 1;
+  }
+  {
+    Query query = connection_->Start(Sql::kWriteCommitSeq);
+    RETURN_IF_ERROR(query.Bind(seq).Run());
+  }
+  for (const auto& [key, value] : writes_) {
+    Query query = connection_->Start(value ? Sql::kPut : Sql::kDelete);
+    query.Bind(key);
+    if (value) query.Bind(*value).Bind(seq);
+    RETURN_IF_ERROR(query.Run());
+  }
+  return Status::Ok();
+}
+
+void SqliteTransaction::Finish() {
+  // Ends a read snapshot or undoes a failed commit; if even that fails the pool closes the
+  // connection, which rolls back.
+  if (connection_->InTransaction()) connection_->Run(Sql::kRollback).IgnoreError();
+  pool_->Release(std::move(connection_));
+}
+
+}  // namespace
+
+Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(env::Env* env, const std::string& path,
+                                                       SqliteOptions options) {
+  CHECK(options.open_transactions_max > 0);
+  std::string dir = DirName(path);
+  RETURN_IF_ERROR(env::CreateDirs(env, dir).WithContext("metadata directory"));
+  auto pool = std::make_unique<ConnectionPool>(path, options);
+  // Opening one connection now creates the file and schema and reports a bad file at once.
+  ASSIGN_OR_RETURN(std::unique_ptr<SqliteConnection> first, pool->Acquire());
+  pool->Release(std::move(first));
+  // SQLite syncs the directory for the WAL file it creates, not for the database file itself.
+  RETURN_IF_ERROR(env->SyncDir(dir));
+  return std::unique_ptr<SqliteStore>(new SqliteStore(std::move(pool)));
+}
+
+SqliteStore::SqliteStore(std::unique_ptr<ConnectionPool> pool) : pool_(std::move(pool)) {}
+
+SqliteStore::~SqliteStore() = default;
+
+Result<std::unique_ptr<Transaction>> SqliteStore::Begin() {
+  ASSIGN_OR_RETURN(std::unique_ptr<SqliteConnection> connection, pool_->Acquire());
+  return std::unique_ptr<Transaction>(
+      std::make_unique<SqliteTransaction>(pool_.get(), std::move(connection)));
+}
+
+}  // namespace dase::meta

@@ -1,0 +1,67 @@
+// SqliteStore: the embedded metadata backend, a Store (meta/kv.h) over one SQLite file.
+//
+// SQLite runs in WAL mode with synchronous=FULL and serves as a single KV table; the schema,
+// versioning and pragmas are in docs/formats/meta.md. Several processes on one host may open the
+// same file at once (every node process of a loopback cluster does): SQLite's file locks
+// serialize commits, and conflict detection works across processes because it compares row
+// versions stored in the file.
+//
+// Concurrency model. Each Transaction has its own SQLite connection (pooled by the Store) and
+// reads from one consistent snapshot, taken at its first read and held until Commit or
+// destruction. Commit takes the database write lock (BEGIN IMMEDIATE, waiting up to
+// busy_timeout_ms for other writers), checks that every key and every scanned range it read
+// still has the versions it saw, applies the writes stamped with a new commit number, and
+// commits. A read-only transaction commits without touching the file: its snapshot is a
+// consistent prefix of the serial commit order. Keep transactions short: an open snapshot
+// stops SQLite from checkpointing past it, so the WAL grows meanwhile.
+//
+// Thread-safety: one Store per thread (the Store and its Transactions are used by one thread at
+// a time); many Stores, in this process or others, may open the same file concurrently.
+//
+// Follow-up: SQLite still does its own file I/O. A SQLite VFS over env::Env is planned so the
+// power-loss and EIO tests of the fault-injecting Env cover metadata too.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "common/result.h"
+#include "env/env.h"
+#include "meta/kv.h"
+
+namespace dase::meta {
+
+namespace internal {
+class ConnectionPool;
+}  // namespace internal
+
+struct SqliteOptions {
+  // How long a commit (or a read that meets a WAL recovery) waits for another connection's lock
+  // before giving up with Aborted.
+  int busy_timeout_ms = 5000;
+  // Connections kept open after their transaction ends, so the next Begin is cheap.
+  size_t idle_connections_max = 4;
+  // Transactions open at once on one Store; each holds a connection (a file descriptor and a
+  // page cache), so this bounds the resources a runaway caller can pin.
+  size_t open_transactions_max = 64;
+};
+
+class SqliteStore final : public Store {
+ public:
+  // Opens (creating if missing, along with its parent directory) the database at `path`.
+  // FailedPrecondition if the file has a format version this code does not know; Corruption if
+  // it is not a SQLite database.
+  static Result<std::unique_ptr<SqliteStore>> Open(env::Env* env, const std::string& path,
+                                                   SqliteOptions options = {});
+  ~SqliteStore() override;
+
+  // ResourceExhausted when options.open_transactions_max transactions are open already.
+  Result<std::unique_ptr<Transaction>> Begin() override;
+
+ private:
+  explicit SqliteStore(std::unique_ptr<internal::ConnectionPool> pool);
+
+  std::unique_ptr<internal::ConnectionPool> pool_;
+};
+
+}  // namespace dase::meta

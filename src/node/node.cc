@@ -1,0 +1,149 @@
+#include "node/node.h"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <chrono>
+
+#include "common/asio.h"
+#include "common/log.h"
+#include "control/config.h"
+#include "control/messages.h"
+#include "env/env.h"
+#include "rpc/client.h"
+#include "rpc/methods.h"
+#include "rpc/server.h"
+
+namespace dase::node {
+namespace {
+
+using namespace std::chrono_literals;
+constexpr auto kCallTimeout = 2s;
+
+class NodeProcess {
+ public:
+  NodeProcess(asio::io_context& io, env::Env* env, std::string role, std::string name,
+              uint16_t vms_port, control::ClusterConfig config)
+      : io_(io),
+        env_(env),
+        role_(std::move(role)),
+        name_(std::move(name)),
+        config_(std::move(config)),
+        rpc_server_(io, rpc::ServerOptions{}),
+        vms_(io, "127.0.0.1", vms_port, rpc::ClientOptions{}),
+        signals_(io, SIGTERM, SIGINT),
+        tick_(io) {
+    incarnation_ = env::RandomHex(env, 8);
+  }
+
+  Status Start() {
+    ASSIGN_OR_RETURN(rpc_port_, rpc_server_.Listen("127.0.0.1", 0));
+    rpc_server_.Start();
+    signals_.async_wait([this](boost::system::error_code ec, int sig) {
+      if (ec) return;
+      LOG_INFO("signal {}: stopping", sig);
+      stopping_ = true;
+      tick_.cancel();
+    });
+    asio::co_spawn(io_, Loop(), asio::detached);
+    return Status::Ok();
+  }
+
+ private:
+  awaitable<void> Loop() {
+    LOG_INFO("{} {} starting, pid {}, rpc port {}", role_, name_, ::getpid(), rpc_port_);
+    auto interval = std::chrono::milliseconds(config_.heartbeat_interval_ms);
+    while (!stopping_) {
+      co_await ReportToVms();
+      auto expected = std::chrono::steady_clock::now() + interval;
+      tick_.expires_at(expected);
+      co_await tick_.async_wait(asio::as_tuple(use_awaitable));
+      auto late_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                         std::chrono::steady_clock::now() - expected)
+                         .count();
+      if (!stopping_ && late_ms > config_.stall_threshold_ms) {
+        ++stalls_;
+        max_stall_ms_ = std::max<int64_t>(max_stall_ms_, late_ms);
+        LOG_WARN("event loop stalled for {} ms (threshold {} ms)", late_ms,
+                 config_.stall_threshold_ms);
+      }
+    }
+    co_await vms_.Call(rpc::Method::kNodeGoodbye,
+                       control::Encode(control::NodeGoodbye{name_, incarnation_}), 1s);
+    rpc_server_.Stop();
+    vms_.Close();
+    signals_.cancel();
+  }
+
+  // Says hello until the VMS knows this incarnation, then heartbeats.
+  awaitable<void> ReportToVms() {
+    if (!registered_) {
+      control::NodeHello hello{name_, role_, ::getpid(), rpc_port_, incarnation_};
+      auto r = co_await vms_.Call(rpc::Method::kNodeHello, control::Encode(hello), kCallTimeout);
+      if (!r.ok()) {
+        LOG_WARN("hello to VMS failed: {}", r.status().ToString());
+        co_return;
+      }
+      registered_ = true;
+      ready_ = true;  // activation work of the data plane goes here
+    }
+    control::NodeHeartbeat hb{name_, incarnation_, ready_, stalls_, max_stall_ms_};
+    auto r = co_await vms_.Call(rpc::Method::kNodeHeartbeat, control::Encode(hb), kCallTimeout);
+    if (!r.ok()) {
+      // A restarted VMS does not know this incarnation: register again.
+      if (r.status().code() == Code::kFailedPrecondition) registered_ = false;
+      LOG_WARN("heartbeat to VMS failed: {}", r.status().ToString());
+    }
+  }
+
+  asio::io_context& io_;
+  env::Env* env_;
+  std::string role_;
+  std::string name_;
+  control::ClusterConfig config_;
+  rpc::Server rpc_server_;
+  rpc::Client vms_;
+  asio::signal_set signals_;
+  asio::steady_timer tick_;
+  std::string incarnation_;
+  uint16_t rpc_port_ = 0;
+  bool registered_ = false;
+  bool ready_ = false;
+  bool stopping_ = false;
+  int64_t stalls_ = 0;
+  int64_t max_stall_ms_ = 0;
+};
+
+}  // namespace
+
+int RunNode(const std::string& role, const control::Layout& layout, const std::string& name,
+            uint16_t vms_port) {
+  env::Env* env = env::Env::Default();
+  log::SetProcessName(name);
+  auto config = control::LoadConfig(env, layout.Config());
+  if (!config.ok()) {
+    LOG_ERROR("cannot read cluster config: {}", config.status().ToString());
+    return 1;
+  }
+  std::string dir = layout.NodeDir(name);
+  if (Status s = env::CreateDirs(env, dir, 0700); !s.ok()) {
+    LOG_ERROR("cannot use node directory: {}", s.ToString());
+    return 1;
+  }
+  auto lock = env->LockFile(dir + "/node.lock");
+  if (!lock.ok()) {
+    LOG_ERROR("node directory is in use: {}", lock.status().ToString());
+    return 1;
+  }
+  asio::io_context io(1);
+  NodeProcess node(io, env, role, name, vms_port, *config);
+  if (Status s = node.Start(); !s.ok()) {
+    LOG_ERROR("cannot start: {}", s.ToString());
+    return 1;
+  }
+  io.run();
+  LOG_INFO("stopped");
+  return 0;
+}
+
+}  // namespace dase::node

@@ -1,0 +1,214 @@
+#include "vms/cluster_manager.h"
+
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <filesystem>
+
+#include "meta/sqlite_store.h"
+
+namespace dase::vms {
+namespace {
+
+using control::ProcessInfo;
+using control::ProcessPhase;
+using control::MonitorReport;
+
+ProcessInfo Process(const std::string& name, const std::string& role, ProcessPhase phase) {
+  ProcessInfo p;
+  p.name = name;
+  p.role = role;
+  p.phase = phase;
+  return p;
+}
+
+class FakeMonitor final : public MonitorLink {
+ public:
+  void StartNode(const std::string& name, bool reset) override {
+    calls.push_back("start " + name + (reset ? " reset" : ""));
+  }
+  void StopNode(const std::string& name) override { calls.push_back("stop " + name); }
+  std::vector<std::string> calls;
+};
+
+class ClusterManagerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/dase_vms_test.XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+    config_.cnodes = 2;
+    config_.dnodes = 4;
+    Reopen();
+  }
+  void TearDown() override {
+    manager_.reset();
+    store_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+  void Reopen() {
+    manager_.reset();
+    store_.reset();
+    auto store = meta::SqliteStore::Open(env::Env::Default(), dir_ + "/meta.db");
+    ASSERT_TRUE(store.ok()) << store.status().ToString();
+    store_ = std::move(*store);
+    auto m = ClusterManager::Open(env::Env::Default(), store_.get(), config_, &monitor_);
+    ASSERT_TRUE(m.ok()) << m.status().ToString();
+    manager_ = std::move(*m);
+  }
+  MonitorReport Report(ProcessPhase phase, int64_t starts = 1) {
+    control::MonitorReport r;
+    r.processes.push_back(Process("vms", "vms", ProcessPhase::kRunning));
+    r.processes.back().pid = 10;
+    r.processes.back().starts = starts;
+    for (const NodeRecord* n : manager_->Nodes("")) {
+      ProcessInfo p = Process(n->name, n->role, phase);
+      if (phase == ProcessPhase::kRunning) p.pid = 100 + n->id + (n->role == "dnode" ? 50 : 0);
+      r.processes.push_back(p);
+    }
+    return r;
+  }
+  // Brings every node to ACTIVE the way real processes do: hello, then a ready heartbeat.
+  void ActivateAll() {
+    manager_->OnMonitorReport(Report(ProcessPhase::kRunning));
+    for (const NodeRecord* n : manager_->Nodes("")) {
+      std::string name = n->name;
+      int64_t pid = 100 + n->id + (n->role == "dnode" ? 50 : 0);
+      ASSERT_TRUE(manager_->OnHello({name, n->role, pid, 7000, "inc-" + name}).ok());
+      ASSERT_TRUE(manager_->OnHeartbeat({name, "inc-" + name, true, 0, 0}).ok());
+    }
+  }
+  NodeState StateOf(const std::string& name) { return manager_->FindNode(name)->state; }
+
+  std::string dir_;
+  control::ClusterConfig config_;
+  FakeMonitor monitor_;
+  std::unique_ptr<meta::SqliteStore> store_;
+  std::unique_ptr<ClusterManager> manager_;
+};
+
+TEST_F(ClusterManagerTest, NewClusterActivatesThenGoesOnline) {
+  EXPECT_EQ(manager_->cluster().state, ClusterState::kInit);
+  manager_->Reconcile();
+  EXPECT_EQ(monitor_.calls.size(), 6u);
+  manager_->OnMonitorReport(Report(ProcessPhase::kStopped));
+  EXPECT_EQ(manager_->cluster().state, ClusterState::kActivating);
+  ActivateAll();
+  EXPECT_EQ(manager_->cluster().state, ClusterState::kOnline);
+  EXPECT_EQ(manager_->cluster().ssd_raid_state, "HEALTHY");
+  for (const NodeRecord* n : manager_->Nodes("")) EXPECT_EQ(n->state, NodeState::kActive);
+}
+
+TEST_F(ClusterManagerTest, CrashMakesOnlyThatNodeFailingAndRestartRecovers) {
+  ActivateAll();
+  MonitorReport r = Report(ProcessPhase::kRunning);
+  ProcessInfo& crashed = r.processes[1];  // cnode-1
+  crashed.phase = ProcessPhase::kBackoff;
+  crashed.pid = 0;
+  crashed.exits = 1;
+  crashed.last_exit = "killed by signal 9 (Killed)";
+  crashed.next_start_ms = 500;
+  manager_->OnMonitorReport(r);
+  EXPECT_EQ(StateOf("cnode-1"), NodeState::kFailing);
+  EXPECT_NE(manager_->FindNode("cnode-1")->reason.find("signal 9"), std::string::npos);
+  for (const NodeRecord* n : manager_->Nodes("")) {
+    if (n->name != "cnode-1") {
+      EXPECT_EQ(n->state, NodeState::kActive) << n->name;
+    }
+  }
+  EXPECT_EQ(manager_->cluster().state, ClusterState::kOnline);  // one cnode is enough
+  // Old incarnation's heartbeat is refused; the new process says hello.
+  EXPECT_EQ(manager_->OnHeartbeat({"cnode-1", "inc-cnode-1", true, 0, 0}).code(),
+            Code::kFailedPrecondition);
+  ASSERT_TRUE(manager_->OnHello({"cnode-1", "cnode", 999, 7001, "second"}).ok());
+  ASSERT_TRUE(manager_->OnHeartbeat({"cnode-1", "second", true, 0, 0}).ok());
+  EXPECT_EQ(StateOf("cnode-1"), NodeState::kActive);
+  EXPECT_EQ(manager_->FindNode("cnode-1")->restarts, 1);
+}
+
+TEST_F(ClusterManagerTest, LosingTwoDnodesTakesTheClusterOfflineAndOneDegradesIt) {
+  ActivateAll();
+  MonitorReport r = Report(ProcessPhase::kRunning);
+  r.processes[3].exits = 1;  // dnode-1
+  r.processes[3].phase = ProcessPhase::kBackoff;
+  manager_->OnMonitorReport(r);
+  EXPECT_EQ(manager_->cluster().state, ClusterState::kOnline);
+  EXPECT_EQ(manager_->cluster().ssd_raid_state, "DEGRADED");
+  r.processes[4].exits = 1;  // dnode-2
+  r.processes[4].phase = ProcessPhase::kBackoff;
+  manager_->OnMonitorReport(r);
+  EXPECT_EQ(manager_->cluster().state, ClusterState::kOffline);
+}
+
+TEST_F(ClusterManagerTest, CrashLoopEndsFailedAndActivationBringsItBack) {
+  ActivateAll();
+  MonitorReport r = Report(ProcessPhase::kRunning);
+  r.processes[2].exits = 5;  // cnode-2
+  r.processes[2].phase = ProcessPhase::kFailed;
+  r.processes[2].pid = 0;
+  r.processes[2].reason = "failed 5 times in a row";
+  manager_->OnMonitorReport(r);
+  EXPECT_EQ(StateOf("cnode-2"), NodeState::kFailed);
+  EXPECT_EQ(manager_->FindNode("cnode-2")->reason, "failed 5 times in a row");
+  auto task = manager_->SetEnabled("cnode-2", true);
+  ASSERT_TRUE(task.ok());
+  EXPECT_EQ(task->state, "RUNNING");
+  EXPECT_EQ(monitor_.calls.back(), "start cnode-2 reset");
+  EXPECT_EQ(StateOf("cnode-2"), NodeState::kActivating);
+  ASSERT_TRUE(manager_->OnHello({"cnode-2", "cnode", 555, 7002, "again"}).ok());
+  ASSERT_TRUE(manager_->OnHeartbeat({"cnode-2", "again", true, 0, 0}).ok());
+  EXPECT_EQ(manager_->FindTask(task->id)->state, "COMPLETED");
+}
+
+TEST_F(ClusterManagerTest, DeactivationStopsTheProcessAndPersists) {
+  ActivateAll();
+  auto task = manager_->SetEnabled("cnode-1", false);
+  ASSERT_TRUE(task.ok());
+  EXPECT_EQ(StateOf("cnode-1"), NodeState::kDeactivating);
+  EXPECT_EQ(monitor_.calls.back(), "stop cnode-1");
+  MonitorReport r = Report(ProcessPhase::kRunning);
+  r.processes[1].phase = ProcessPhase::kStopped;
+  r.processes[1].pid = 0;
+  manager_->OnMonitorReport(r);
+  EXPECT_EQ(StateOf("cnode-1"), NodeState::kInactive);
+  EXPECT_EQ(manager_->FindTask(task->id)->state, "COMPLETED");
+  EXPECT_EQ(StateOf("cnode-2"), NodeState::kActive);
+  int64_t task_id = task->id;
+  Reopen();
+  EXPECT_FALSE(manager_->FindNode("cnode-1")->enabled);
+  EXPECT_EQ(StateOf("cnode-1"), NodeState::kInactive);
+  ASSERT_NE(manager_->FindTask(task_id), nullptr);
+  EXPECT_EQ(manager_->FindTask(task_id)->state, "COMPLETED");
+  monitor_.calls.clear();
+  manager_->Reconcile();
+  EXPECT_NE(std::find(monitor_.calls.begin(), monitor_.calls.end(), "stop cnode-1"),
+            monitor_.calls.end());
+}
+
+TEST_F(ClusterManagerTest, RestartedVmsRecognisesRunningNodes) {
+  ActivateAll();
+  Reopen();  // the VMS restarts; node processes keep running
+  manager_->OnMonitorReport(Report(ProcessPhase::kRunning, /*starts=*/2));
+  EXPECT_EQ(manager_->cluster().state, ClusterState::kOnline);
+  EXPECT_TRUE(manager_->OnHeartbeat({"dnode-3", "inc-dnode-3", true, 0, 0}).ok());
+  EXPECT_EQ(StateOf("dnode-3"), NodeState::kActive);
+}
+
+TEST_F(ClusterManagerTest, StallsBecomeEventsNotFailures) {
+  ActivateAll();
+  ASSERT_TRUE(manager_->OnHeartbeat({"dnode-2", "inc-dnode-2", true, 1, 2600}).ok());
+  EXPECT_EQ(StateOf("dnode-2"), NodeState::kActive);
+  EXPECT_EQ(manager_->FindNode("dnode-2")->max_stall_ms, 2600);
+  bool found = false;
+  for (const EventRecord* e : manager_->Events()) found |= e->event_type == "STALL";
+  EXPECT_TRUE(found);
+}
+
+TEST_F(ClusterManagerTest, UnknownNodesAndRolesAreRefused) {
+  EXPECT_EQ(manager_->OnHello({"cnode-9", "cnode", 1, 1, "x"}).code(), Code::kNotFound);
+  EXPECT_EQ(manager_->OnHello({"cnode-1", "dnode", 1, 1, "x"}).code(), Code::kNotFound);
+  EXPECT_EQ(manager_->SetEnabled("nope", true).status().code(), Code::kNotFound);
+}
+
+}  // namespace
+}  // namespace dase::vms
