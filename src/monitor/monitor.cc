@@ -29,6 +29,16 @@ constexpr auto kStopGrace = 10s;
 constexpr auto kReportTimeout = 2s;
 constexpr uint64_t kLogRotateBytes = 16 << 20;
 
+// The message of a log line, without its "<time> <level> <process> " prefix.
+std::string LogMessage(const std::string& line) {
+  size_t pos = 0;
+  for (int field = 0; field < 3 && pos != std::string::npos; ++field) {
+    pos = line.find(' ', pos);
+    if (pos != std::string::npos) ++pos;
+  }
+  return pos == std::string::npos ? line : line.substr(pos);
+}
+
 struct Entry {
   ProcessInfo info;
   bool wanted = false;  // the process should be running
@@ -208,8 +218,9 @@ void MonitorImpl::OnChildExit(pid_t pid, int wait_status) {
     return;
   }
   e.info.exits++;
-  std::string line = LastLogLine(layout_.Log(e.info.name));
-  e.info.last_exit = line.empty() ? how : how + ": " + line;
+  // A process that exited on its own usually logged why; a killed one did not.
+  std::string why = WIFEXITED(wait_status) ? LogMessage(LastLogLine(layout_.Log(e.info.name))) : "";
+  e.info.last_exit = why.empty() ? how : how + ": " + why;
   int64_t up_ms = (env_->MonotonicMicros() - e.started_us) / 1000;
   e.info.failures = up_ms < config_.restart.stable_after_ms ? e.info.failures + 1 : 1;
   if (JudgeExit(config_.restart, e.info.failures) == ExitVerdict::kGiveUp) {
