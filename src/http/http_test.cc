@@ -9,7 +9,9 @@
 
 #include <chrono>
 #include <future>
+#include <iostream>
 #include <mutex>
+#include <random>
 #include <thread>
 
 #include "http/client.h"
@@ -333,6 +335,37 @@ TEST_F(HttpTest, GarbageDoesNotHurtTheServer) {
   EXPECT_EQ(Fetch(Https(tls.port())).value().status, 200u);
 }
 
+TEST_F(HttpTest, MutatedRequestsNeverCrashTheServer) {
+  const char* env_seed = std::getenv("DASE_TEST_SEED");
+  uint64_t seed = env_seed ? std::strtoull(env_seed, nullptr, 10) : std::random_device{}();
+  std::cout << "seed " << seed << " (replay with DASE_TEST_SEED=" << seed << ")" << std::endl;
+  std::mt19937_64 rng(seed);
+  ServerOptions options;
+  options.read_timeout = 200ms;
+  options.idle_timeout = 200ms;
+  options.header_limit_bytes = 512;
+  options.body_limit_bytes = 64;
+  TestServer server(options, recorder_.MakeHandler());
+  const std::string base =
+      "POST /api/v5/views/?a=b HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+      "Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n";
+  for (int i = 0; i < 60; ++i) {
+    std::string req = base;
+    for (int edits = 1 + static_cast<int>(rng() % 4); edits > 0; --edits) {
+      size_t pos = rng() % req.size();
+      switch (rng() % 3) {
+        case 0: req[pos] = static_cast<char>(rng()); break;
+        case 1: req.insert(pos, std::string(1 + rng() % 300, static_cast<char>(rng()))); break;
+        default: req.erase(pos, 1 + rng() % 8); break;
+      }
+    }
+    RawConn conn(server.port());
+    conn.Send(req);
+    EXPECT_TRUE(conn.ReadUntilEof(5000ms)) << "iteration " << i;
+  }
+  EXPECT_EQ(Fetch(Plain(server.port())).value().status, 200u);
+}
+
 TEST_F(HttpTest, SlowlorisIsCutOffWhileOthersAreServed) {
   for (bool use_tls : {false, true}) {
     ServerOptions options = use_tls ? TlsOptions() : ServerOptions{};
@@ -340,10 +373,10 @@ TEST_F(HttpTest, SlowlorisIsCutOffWhileOthersAreServed) {
     options.idle_timeout = 60s;
     TestServer server(options, recorder_.MakeHandler());
     RawConn slow(server.port());
-    // Plain: half a header. TLS: half a ClientHello would do the same; nothing at all too.
-    if (!use_tls) {
-      ASSERT_TRUE(slow.Send("GET / HTTP/1.1\r\nHost: x\r\nX-Slow: "));
-    }
+    RawConn silent(server.port());  // sends nothing at all
+    // Plain: half a header. TLS: half a ClientHello.
+    ASSERT_TRUE(slow.Send(use_tls ? std::string("\x16\x03\x01\x02\x00\x01", 6)
+                                  : "GET / HTTP/1.1\r\nHost: x\r\nX-Slow: "));
     auto start = Clock::now();
     for (int i = 0; i < 3; ++i) {
       auto res = Fetch(use_tls ? Https(server.port()) : Plain(server.port()));
@@ -352,6 +385,8 @@ TEST_F(HttpTest, SlowlorisIsCutOffWhileOthersAreServed) {
     }
     EXPECT_TRUE(slow.ReadUntilEof(10000ms));
     EXPECT_TRUE(slow.eof());
+    EXPECT_TRUE(silent.ReadUntilEof(10000ms));
+    EXPECT_TRUE(silent.eof());
     auto elapsed = Clock::now() - start;
     EXPECT_LT(elapsed, 5s);
   }
@@ -404,6 +439,29 @@ TEST_F(HttpTest, NoContentHasNoContentLength) {
   EXPECT_EQ(first.find("Content-Length"), std::string::npos) << first;
   ASSERT_TRUE(conn.ReadResponse(5000ms));
   EXPECT_NE(conn.TakeResponse().find("GET /after"), std::string::npos);
+}
+
+TEST_F(HttpTest, ExpectContinueIsAnswered) {
+  TestServer server(ServerOptions{}, recorder_.MakeHandler());
+  RawConn conn(server.port());
+  ASSERT_TRUE(conn.Send("PUT /c HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n"
+                        "Content-Length: 3\r\n\r\n"));
+  ASSERT_TRUE(conn.ReadResponse(5000ms));
+  EXPECT_TRUE(conn.TakeResponse().starts_with("HTTP/1.1 100 Continue")) << conn.data();
+  ASSERT_TRUE(conn.Send("xyz"));
+  ASSERT_TRUE(conn.ReadResponse(5000ms));
+  EXPECT_NE(conn.TakeResponse().find("PUT /c xyz"), std::string::npos);
+}
+
+TEST_F(HttpTest, HeadGetsTheHeaderOnly) {
+  TestServer server(ServerOptions{}, recorder_.MakeHandler());
+  RawConn conn(server.port());
+  ASSERT_TRUE(conn.Send("HEAD /h HTTP/1.1\r\nHost: x\r\n\r\n"));
+  conn.ReadUntilEof(300ms);  // times out: the connection stays open
+  EXPECT_FALSE(conn.eof());
+  EXPECT_TRUE(conn.data().starts_with("HTTP/1.1 200")) << conn.data();
+  EXPECT_NE(conn.data().find("Content-Length: 8\r\n"), std::string::npos) << conn.data();
+  EXPECT_TRUE(conn.data().ends_with("\r\n\r\n")) << conn.data();
 }
 
 TEST_F(HttpTest, AdoptServesAnInheritedSocket) {

@@ -68,6 +68,9 @@ struct internal::ServerState {
   std::vector<std::unique_ptr<tcp::acceptor>> acceptors;
   // The lowest layer of every open connection, so Stop() can close them.
   std::unordered_map<uint64_t, beast::tcp_stream*> connections;
+  // Accepted connections not yet finished; counted from accept on, so a burst of accepts cannot
+  // overshoot max_connections before their sessions start.
+  size_t open_connections = 0;
   uint64_t next_connection_id = 0;
   bool started = false;
   bool stopped = false;
@@ -93,10 +96,35 @@ class ConnectionRegistration {
   uint64_t id_;
 };
 
+// Holds one unit of State::open_connections for the life of a connection coroutine.
+class ConnectionSlot {
+ public:
+  explicit ConnectionSlot(std::shared_ptr<State> state) : state_(std::move(state)) {
+    ++state_->open_connections;
+  }
+  ConnectionSlot(ConnectionSlot&& other) noexcept : state_(std::move(other.state_)) {}
+  ConnectionSlot& operator=(ConnectionSlot&&) = delete;
+  ~ConnectionSlot() {
+    if (state_) --state_->open_connections;
+  }
+
+ private:
+  std::shared_ptr<State> state_;
+};
+
+enum class Body { kSend, kOmit };  // kOmit: the answer to HEAD carries the header only
+
 template <typename Stream>
-awaitable<After> SendFinal(State& state, Stream& stream, Response res, After after) {
+awaitable<After> SendFinal(State& state, Stream& stream, Response res, After after,
+                           Body body = Body::kSend) {
   beast::get_lowest_layer(stream).expires_after(state.options.write_timeout);
-  auto [ec, n] = co_await bhttp::async_write(stream, res, kTuple);
+  boost::system::error_code ec;
+  if (body == Body::kSend) {
+    std::tie(ec, std::ignore) = co_await bhttp::async_write(stream, res, kTuple);
+  } else {
+    bhttp::response_serializer<bhttp::string_body> serializer(res);
+    std::tie(ec, std::ignore) = co_await bhttp::async_write_header(stream, serializer, kTuple);
+  }
   co_return ec ? After::kDrop : after;
 }
 
@@ -135,8 +163,8 @@ awaitable<Response> CallHandler(State& state, Request& req, const PeerInfo& peer
 }
 
 // Fixes up the handler's response for this request; false if the response was unsendable.
-bool FinishResponse(Response& res, const Request& req, bool stopped) {
-  bool keep_alive = req.keep_alive() && res.keep_alive() && !stopped;
+bool FinishResponse(Response& res, const Request& req) {
+  bool keep_alive = req.keep_alive() && res.keep_alive();
   res.version(req.version());
   res.keep_alive(keep_alive);
   if (res.result() == bhttp::status::no_content) {
@@ -196,11 +224,15 @@ awaitable<std::optional<After>> ReadRequest(State& state, Stream& stream,
   co_return std::nullopt;
 }
 
+// A new connection must deliver its first request within read_timeout; a kept-alive one may
+// first wait idle_timeout for the request to begin.
+enum class Wait { kFirstRequest, kKeptAlive };
+
 template <typename Stream>
 awaitable<After> ServeOne(State& state, Stream& stream, beast::flat_buffer& buffer,
-                          const PeerInfo& peer) {
+                          const PeerInfo& peer, Wait wait) {
   auto& tcp = beast::get_lowest_layer(stream);
-  if (buffer.size() == 0) {
+  if (wait == Wait::kKeptAlive && buffer.size() == 0) {
     tcp.expires_after(state.options.idle_timeout);
     auto [ec, n] = co_await stream.async_read_some(buffer.prepare(kFirstReadBytes), kTuple);
     if (ec) co_return After::kDrop;
@@ -213,13 +245,14 @@ awaitable<After> ServeOne(State& state, Stream& stream, beast::flat_buffer& buff
   tcp.expires_never();
   Response res = co_await CallHandler(state, req, peer);
   if (state.stopped) co_return After::kDrop;
-  if (!FinishResponse(res, req, state.stopped)) {
+  if (!FinishResponse(res, req)) {
     res = PlainResponse(bhttp::status::internal_server_error, "internal error");
-    FinishResponse(res, req, true);
+    CHECK(FinishResponse(res, req));
   }
   bool keep_alive = res.keep_alive();
   co_return co_await SendFinal(state, stream, std::move(res),
-                               keep_alive ? After::kNextRequest : After::kClose);
+                               keep_alive ? After::kNextRequest : After::kClose,
+                               req.method() == bhttp::verb::head ? Body::kOmit : Body::kSend);
 }
 
 // Half-closes, then reads and discards input for a bounded time so the client sees our last
@@ -263,6 +296,7 @@ awaitable<void> Close(State& state, Stream& stream, After after) {
 template <typename Stream>
 awaitable<void> Serve(std::shared_ptr<State> state, Stream& stream, PeerInfo peer) {
   ConnectionRegistration registration(*state, &beast::get_lowest_layer(stream));
+  if (state->stopped) co_return;  // stopped between accept and now: Stop() did not see us
   if constexpr (kIsTls<Stream>) {
     beast::get_lowest_layer(stream).expires_after(state->options.read_timeout);
     auto [ec] = co_await stream.async_handshake(asio::ssl::stream_base::server, kTuple);
@@ -274,14 +308,16 @@ awaitable<void> Serve(std::shared_ptr<State> state, Stream& stream, PeerInfo pee
     }
   }
   beast::flat_buffer buffer;
-  After after = After::kNextRequest;
+  After after = co_await ServeOne(*state, stream, buffer, peer, Wait::kFirstRequest);
   while (after == After::kNextRequest && !state->stopped) {
-    after = co_await ServeOne(*state, stream, buffer, peer);
+    after = co_await ServeOne(*state, stream, buffer, peer, Wait::kKeptAlive);
   }
   co_await Close(*state, stream, after);
 }
 
-awaitable<void> RunConnection(std::shared_ptr<State> state, tcp::socket socket) {
+// `slot` lives in the coroutine frame, so it is released however the connection ends.
+awaitable<void> RunConnection(std::shared_ptr<State> state, [[maybe_unused]] ConnectionSlot slot,
+                              tcp::socket socket) {
   boost::system::error_code ec;
   PeerInfo peer{socket.remote_endpoint(ec), state->options.tls != nullptr};
   if (state->options.tls) {
@@ -315,13 +351,14 @@ awaitable<void> AcceptLoop(std::shared_ptr<State> state, tcp::acceptor& acceptor
       co_await backoff.async_wait(kTuple);
       continue;
     }
-    if (state->connections.size() >= state->options.max_connections) {
+    if (state->open_connections >= state->options.max_connections) {
       LOG_WARN("HTTP connection limit {} reached; refusing a connection",
                state->options.max_connections);
       socket.close(ec);
       continue;
     }
-    asio::co_spawn(state->executor, RunConnection(state, std::move(socket)), LogEscaped);
+    asio::co_spawn(state->executor,
+                   RunConnection(state, ConnectionSlot(state), std::move(socket)), LogEscaped);
   }
 }
 
@@ -403,6 +440,6 @@ void Server::Stop() {
   for (auto& [id, stream] : state_->connections) stream->close();
 }
 
-size_t Server::connection_count() const { return state_->connections.size(); }
+size_t Server::connection_count() const { return state_->open_connections; }
 
 }  // namespace dase::http

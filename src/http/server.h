@@ -43,7 +43,8 @@ using Handler = std::function<awaitable<Response>(Request& request, const PeerIn
 struct ServerOptions {
   size_t header_limit_bytes = 16 * 1024;
   uint64_t body_limit_bytes = 16 * 1024 * 1024;
-  // From the first byte of a request (or the start of the TLS handshake) until its last.
+  // Bounds the TLS handshake, a new connection's wait for its whole first request, and each
+  // later request from its first byte to its last (slowloris).
   std::chrono::steady_clock::duration read_timeout = std::chrono::seconds(30);
   // How long a kept-alive connection may wait for the next request.
   std::chrono::steady_clock::duration idle_timeout = std::chrono::seconds(60);

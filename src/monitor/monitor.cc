@@ -83,7 +83,7 @@ class MonitorImpl final : public Monitor {
 
   awaitable<void> SignalLoop();
   awaitable<void> ReportLoop();
-  awaitable<void> StopRole(const std::string& role);
+  awaitable<void> StopRole(std::string role);
   awaitable<Result<std::string>> HandleStartNode(std::string payload);
   awaitable<Result<std::string>> HandleStopNode(std::string payload);
 
@@ -335,8 +335,8 @@ awaitable<void> MonitorImpl::ReportLoop() {
       continue;
     }
     dirty_ = false;
-    auto reply = co_await vms_client_->Call(rpc::Method::kMonitorReport,
-                                            control::Encode(Snapshot()), kReportTimeout);
+    std::string payload = control::Encode(Snapshot());  // a named local: see node.cc
+    auto reply = co_await vms_client_->Call(rpc::Method::kMonitorReport, payload, kReportTimeout);
     if (reply.ok()) {
       retry_delay = 200ms;
       continue;
@@ -349,7 +349,7 @@ awaitable<void> MonitorImpl::ReportLoop() {
   }
 }
 
-awaitable<void> MonitorImpl::StopRole(const std::string& role) {
+awaitable<void> MonitorImpl::StopRole(std::string role) {
   for (auto& [name, e] : entries_) {
     if (e.info.role == role) {
       e.wanted = false;
@@ -382,9 +382,7 @@ awaitable<int> MonitorImpl::Run() {
     child_exited_.expires_at(asio::steady_timer::time_point::max());
     co_await child_exited_.async_wait(asio::as_tuple(use_awaitable));
   }
-  co_await StopRole("cnode");
-  co_await StopRole("dnode");
-  co_await StopRole("vms");
+  for (std::string role : {"cnode", "dnode", "vms"}) co_await StopRole(role);
   done_ = true;
   rpc_server_.Stop();
   vms_client_->Close();

@@ -68,8 +68,11 @@ class NodeProcess {
                  config_.stall_threshold_ms);
       }
     }
-    co_await vms_.Call(rpc::Method::kNodeGoodbye,
-                       control::Encode(control::NodeGoodbye{name_, incarnation_}), 1s);
+    // Payloads are named locals: GCC 12 destroys temporaries inside co_await expressions twice.
+    control::NodeGoodbye goodbye{name_, incarnation_};
+    std::string payload = control::Encode(goodbye);
+    auto r = co_await vms_.Call(rpc::Method::kNodeGoodbye, payload, 1s);
+    r.IgnoreError();  // best effort: the monitor reports the exit anyway
     rpc_server_.Stop();
     vms_.Close();
     signals_.cancel();
@@ -79,7 +82,8 @@ class NodeProcess {
   awaitable<void> ReportToVms() {
     if (!registered_) {
       control::NodeHello hello{name_, role_, ::getpid(), rpc_port_, incarnation_};
-      auto r = co_await vms_.Call(rpc::Method::kNodeHello, control::Encode(hello), kCallTimeout);
+      std::string payload = control::Encode(hello);
+      auto r = co_await vms_.Call(rpc::Method::kNodeHello, payload, kCallTimeout);
       if (!r.ok()) {
         LOG_WARN("hello to VMS failed: {}", r.status().ToString());
         co_return;
@@ -88,7 +92,8 @@ class NodeProcess {
       ready_ = true;  // activation work of the data plane goes here
     }
     control::NodeHeartbeat hb{name_, incarnation_, ready_, stalls_, max_stall_ms_};
-    auto r = co_await vms_.Call(rpc::Method::kNodeHeartbeat, control::Encode(hb), kCallTimeout);
+    std::string payload = control::Encode(hb);
+    auto r = co_await vms_.Call(rpc::Method::kNodeHeartbeat, payload, kCallTimeout);
     if (!r.ok()) {
       // A restarted VMS does not know this incarnation: register again.
       if (r.status().code() == Code::kFailedPrecondition) registered_ = false;

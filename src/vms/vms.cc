@@ -101,7 +101,8 @@ void RegisterRpc(Vms& v) {
 // Learns what the monitor runs, then asks for every enabled node.
 awaitable<void> Startup(Vms& v) {
   for (int attempt = 0; attempt < 50; ++attempt) {
-    auto r = co_await v.monitor->client().Call(rpc::Method::kMonitorStatus, "", 2s);
+    std::string empty;  // a named local: GCC 12 mishandles temporaries inside co_await
+    auto r = co_await v.monitor->client().Call(rpc::Method::kMonitorStatus, empty, 2s);
     if (r.ok()) {
       if (auto report = control::DecodeMonitorReport(*r); report.ok()) {
         v.cluster->OnMonitorReport(*report);
