@@ -20,7 +20,8 @@ def pytest_runtest_makereport(item, call):
 
 
 def pytest_sessionstart(session):
-    assert Path(h.DASE_BIN).is_file(), f"DASE_BIN={h.DASE_BIN} does not exist"
+    if not Path(h.DASE_BIN).is_file():
+        raise pytest.UsageError(f"no dase binary at DASE_BIN={h.DASE_BIN}: build it first")
     print(f"\ndase binary: {h.DASE_BIN}", flush=True)
 
 

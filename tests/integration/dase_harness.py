@@ -119,6 +119,11 @@ def proc_stat_fields(pid):
     return text[text.rindex(")") + 2:].split()
 
 
+def proc_start_time(pid):
+    """Start time of pid in clock ticks after boot: with the pid, it names one process."""
+    return int(proc_stat_fields(pid)[19])
+
+
 def proc_cmdline(pid):
     try:
         return Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
@@ -156,7 +161,9 @@ class Cluster:
     def __init__(self, data_dir, binary=DASE_BIN):
         self.data_dir = Path(data_dir)
         self.binary = binary
-        self.known_pids = set()  # every dase pid seen, so teardown can check they are gone
+        # Every dase process seen, pid -> start time, so teardown can check they are gone (and
+        # never mistake a reused pid for one of ours).
+        self.known_pids = {}
         self._session = None
 
     # -- CLI ----------------------------------------------------------------------------------
@@ -224,10 +231,22 @@ class Cluster:
 
     def remember_pids(self):
         try:
-            self.known_pids.add(self.monitor_pid())
-            self.known_pids.update(children_of(self.monitor_pid()))
+            monitor = self.monitor_pid()
+            for pid in [monitor] + children_of(monitor):
+                self.known_pids[pid] = proc_start_time(pid)
         except (OSError, ValueError, KeyError):
             pass
+
+    def live_known_pids(self):
+        """The remembered processes still running (same pid and same start time)."""
+        out = []
+        for pid, start in self.known_pids.items():
+            try:
+                if pid_alive(pid) and proc_start_time(pid) == start:
+                    out.append(pid)
+            except OSError:
+                pass
+        return sorted(out)
 
     # -- files --------------------------------------------------------------------------------
 
@@ -341,7 +360,7 @@ class Cluster:
                          json={"enabled": enabled})
         assert r.status_code == 200, f"PATCH {name} enabled={enabled} -> {r.status_code}: {r.text}"
         task = r.json().get("async_task")
-        assert isinstance(task, dict) and "id" in task, f"PATCH response without async_task: {r.text}"
+        assert isinstance(task, dict) and "id" in task, f"PATCH answer without async_task: {r.text}"
         return task
 
     def wait_vtask(self, task_id, timeout=WAIT_S, session=None):
@@ -418,8 +437,8 @@ def teardown_cluster(cluster):
     graceful `down` worked and every process we saw is gone)."""
     problems = []
     cluster.remember_pids()
-    if not (cluster.data_dir / "run" / "monitor.json").exists() and not any(
-            pid_alive(p) for p in cluster.known_pids):
+    running = (cluster.data_dir / "run" / "monitor.json").exists() or cluster.live_known_pids()
+    if not running:
         return problems
     p = cluster.cli("down", "--timeout", UP_TIMEOUT_S)
     if p.returncode != 0:
@@ -428,17 +447,35 @@ def teardown_cluster(cluster):
         if p.returncode != 0:
             problems.append(f"`dase down --force` exited {p.returncode}: {p.stdout} {p.stderr}")
     try:
-        wait_until(lambda: not any(pid_alive(p) for p in cluster.known_pids), 30 * TIMEOUT_SCALE,
+        wait_until(lambda: not cluster.live_known_pids(), 30 * TIMEOUT_SCALE,
                    "every dase process to exit after down")
     except AssertionError:
-        left = sorted(p for p in cluster.known_pids if pid_alive(p))
+        left = cluster.live_known_pids()
         problems.append(f"processes still alive after down: {left}; killing them")
         for pid in left:  # only pids this test saw the cluster start
             try:
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
+    problems += sanitizer_reports(cluster.data_dir)
     return problems
+
+
+SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:")
+
+
+def sanitizer_reports(data_dir):
+    """Every process logs to DIR/logs; under the ASan build a memory error or undefined
+    behaviour in any node shows up there, and must fail the test that caused it."""
+    found = []
+    for log in sorted((Path(data_dir) / "logs").glob("*.log*")):
+        text = log.read_text(errors="replace")
+        for mark in SANITIZER_MARKS:
+            at = text.find(mark)
+            if at >= 0:
+                found.append(f"{log.name}: sanitizer report:\n{text[max(0, at - 200):at + 3000]}")
+                break
+    return found
 
 
 def file_mode(path):

@@ -83,7 +83,8 @@ def test_jwt_and_refresh(cluster):
     assert r.status_code == 200, f"refreshed access token refused: {r.status_code} {r.text}"
 
     # A refresh token is not an access token, and a tampered token is invalid.
-    r = cluster.request("GET", "clusters/", session=with_header(cluster, f"Bearer {pair['refresh']}"))
+    as_access = with_header(cluster, f"Bearer {pair['refresh']}")
+    r = cluster.request("GET", "clusters/", session=as_access)
     assert_invalid_token(r, "refresh token used as Bearer")
     head, body, sig = pair["access"].split(".")
     flipped = sig[:-2] + ("A" if sig[-2] != "A" else "B") + sig[-1]
@@ -292,13 +293,20 @@ def test_bad_input_gets_an_error_and_the_server_keeps_serving(cluster):
         assert 400 <= r.status_code < 500, f"1 MiB body to {path} -> {r.status_code}"
         still_serving(cluster, f"a 1 MiB body to {path}")
 
-    for size in (64 << 10, 1 << 20):
-        try:
-            r = cluster.request("GET", "clusters/", headers={"X-Huge": "a" * size})
-        except requests.ConnectionError as e:
-            raise AssertionError(f"{size}-byte header: connection dropped without a status: {e}")
-        assert 400 <= r.status_code < 500, f"{size}-byte header -> {r.status_code}"
-        still_serving(cluster, f"a {size}-byte header")
+    # 64 KiB fits in the loopback socket buffers, so the client always gets to read the answer.
+    r = cluster.request("GET", "clusters/", headers={"X-Huge": "a" * (64 << 10)})
+    assert 400 <= r.status_code < 500, f"64 KiB header -> {r.status_code}"
+    still_serving(cluster, "a 64 KiB header")
+    # With 1 MiB, a server that answers at its header limit and closes can reset the connection
+    # while the client is still sending, before the client reads: requests then reports a
+    # dropped connection whatever the server sent. So: any answer must be 4xx, and the server
+    # must keep serving.
+    try:
+        r = cluster.request("GET", "clusters/", headers={"X-Huge": "a" * (1 << 20)})
+        assert 400 <= r.status_code < 500, f"1 MiB header -> {r.status_code}"
+    except requests.ConnectionError as e:
+        print(f"1 MiB header: connection closed before an answer was read: {e}")
+    still_serving(cluster, "a 1 MiB header")
     assert cluster.node("cnode-2")["state"] == "ACTIVE"
 
 

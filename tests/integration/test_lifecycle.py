@@ -99,10 +99,9 @@ def test_graceful_down_and_up_keep_state(cluster):
     guid = cluster.cluster_obj()["guid"]
     password = cluster.password()
     old_port = cluster.monitor_info()["api_port"]
-    pids = set(cluster.known_pids)
 
     cluster.down()
-    left = [p for p in pids if h.pid_alive(p)]
+    left = cluster.live_known_pids()
     assert not left, f"processes alive after a graceful down returned: {left}"
     rc, st = cluster.status()
     assert rc == 3, f"status of a stopped cluster exited {rc}, expected 3"

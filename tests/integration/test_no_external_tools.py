@@ -2,8 +2,6 @@
 import os
 import shutil
 
-import dase_harness as h
-
 TOOLS = ("ssh", "rsync", "ipmitool", "pip", "pip3", "sh", "bash", "sudo", "curl", "openssl")
 
 
