@@ -2,11 +2,11 @@
 
 #include <fmt/format.h>
 
-#include <boost/beast/core/detail/base64.hpp>
 #include <chrono>
 
 #include "env/env.h"
 #include "http/client.h"
+#include "vms/auth.h"
 
 namespace dase::cli {
 namespace json = boost::json;
@@ -54,10 +54,7 @@ Result<ApiClient> ApiClient::Open(const control::Layout& layout) {
   }
   std::string secret = *password;
   while (!secret.empty() && (secret.back() == '\n' || secret.back() == '\r')) secret.pop_back();
-  std::string plain = "admin:" + secret;
-  std::string encoded(boost::beast::detail::base64::encoded_size(plain.size()), '\0');
-  encoded.resize(boost::beast::detail::base64::encode(encoded.data(), plain.data(), plain.size()));
-  client.authorization_ = "Basic " + encoded;
+  client.authorization_ = "Basic " + vms::Base64Encode("admin:" + secret);
   return client;
 }
 

@@ -94,8 +94,8 @@ Status WriteFileAtomic(Env* env, const std::string& path, std::string_view data,
 // mkdir -p; OK if the directory exists already.
 Status CreateDirs(Env* env, const std::string& path, uint32_t mode = 0755);
 bool Exists(Env* env, const std::string& path);
-// Random bytes as lowercase hex / URL-safe base64 without padding.
+// `bytes` random bytes, raw or as lowercase hex.
+std::string RandomString(Env* env, size_t bytes);
 std::string RandomHex(Env* env, size_t bytes);
-std::string RandomToken(Env* env, size_t bytes);
 
 }  // namespace dase::env

@@ -22,6 +22,8 @@ static std::string DirName(const std::string& path) {
 
 Status WriteFileAtomic(Env* env, const std::string& path, std::string_view data, uint32_t mode) {
   std::string tmp = path + ".tmp";
+  // A leftover temp file from a crash would keep its old mode through O_TRUNC.
+  if (Status s = env->RemoveFile(tmp); !s.ok() && s.code() != Code::kNotFound) return s;
   {
     ASSIGN_OR_RETURN(auto file, env->Open(tmp, OpenMode::kTruncate, mode));
     RETURN_IF_ERROR(file->WriteAt(0, data));
@@ -47,9 +49,14 @@ Status CreateDirs(Env* env, const std::string& path, uint32_t mode) {
 
 bool Exists(Env* env, const std::string& path) { return env->Stat(path).ok(); }
 
-std::string RandomHex(Env* env, size_t bytes) {
+std::string RandomString(Env* env, size_t bytes) {
   std::string raw(bytes, '\0');
   env->RandomBytes(std::span<char>(raw.data(), raw.size()));
+  return raw;
+}
+
+std::string RandomHex(Env* env, size_t bytes) {
+  std::string raw = RandomString(env, bytes);
   static constexpr char kHex[] = "0123456789abcdef";
   std::string out;
   out.reserve(bytes * 2);
@@ -57,26 +64,6 @@ std::string RandomHex(Env* env, size_t bytes) {
     out.push_back(kHex[c >> 4]);
     out.push_back(kHex[c & 15]);
   }
-  return out;
-}
-
-std::string RandomToken(Env* env, size_t bytes) {
-  std::string raw(bytes, '\0');
-  env->RandomBytes(std::span<char>(raw.data(), raw.size()));
-  static constexpr char kB64[] =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-  std::string out;
-  uint32_t acc = 0;
-  int bits = 0;
-  for (unsigned char c : raw) {
-    acc = (acc << 8) | c;
-    bits += 8;
-    while (bits >= 6) {
-      bits -= 6;
-      out.push_back(kB64[(acc >> bits) & 63]);
-    }
-  }
-  if (bits > 0) out.push_back(kB64[(acc << (6 - bits)) & 63]);
   return out;
 }
 

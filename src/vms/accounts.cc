@@ -43,8 +43,8 @@ Status Accounts::Load(const control::Layout& layout) {
 }
 
 Status Accounts::CreateAdmin(const control::Layout& layout) {
-  std::string password = env::RandomToken(env_, 18);
-  jwt_secret_ = env::RandomToken(env_, 32);
+  std::string password = Base64UrlEncode(env::RandomString(env_, 18));
+  jwt_secret_ = Base64UrlEncode(env::RandomString(env_, 32));
   UserRecord admin{1, kAdmin, HashPassword(env_, password), env_->NowMicros()};
   // The password file is written before the hash is committed: if we crash in between, the
   // next start makes a new password and overwrites the file, so the two never disagree.
@@ -153,7 +153,7 @@ Result<std::pair<ApiTokenRecord, std::string>> Accounts::CreateApiToken(const st
   int64_t now = env_->NowMicros();
   if (expiry_us == 0) expiry_us = now + kApiTokenDefaultDays * 86400 * 1000000LL;
   if (expiry_us <= now) return InvalidArgument("expiry_date: must be in the future");
-  std::string secret = env::RandomToken(env_, 32);
+  std::string secret = Base64UrlEncode(env::RandomString(env_, 32));
   ApiTokenRecord t;
   t.id = env::RandomHex(env_, 4);
   while (api_tokens_.count(t.id)) t.id = env::RandomHex(env_, 4);

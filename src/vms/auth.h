@@ -31,7 +31,8 @@ inline constexpr size_t kJwtBytesMax = 8 * 1024;
 inline constexpr size_t kBasicAuthBytesMax = 4 * 1024;
 
 // A PHC string "$argon2id$v=19$m=19456,t=2,p=1$<salt>$<hash>" with a fresh salt from `env`.
-// Passwords longer than kPasswordBytesMax must be refused by the caller first (CHECKed).
+// The API should refuse passwords longer than kPasswordBytesMax before they get here; longer
+// ones still hash correctly.
 std::string HashPassword(env::Env* env, std::string_view password);
 // False for a wrong password and for anything that is not an Argon2id PHC string.
 bool VerifyPassword(std::string_view encoded, std::string_view password);
