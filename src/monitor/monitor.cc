@@ -243,7 +243,8 @@ void MonitorImpl::RequestStop(Entry& e, int signal) {
   if (e.info.pid > 0) {
     ::kill(static_cast<pid_t>(e.info.pid), signal);
     e.info.phase = ProcessPhase::kStopping;
-  } else if (e.info.phase == ProcessPhase::kBackoff) {
+  } else {
+    // Nothing runs (waiting in backoff, or FAILED): the node is simply stopped now.
     e.info.phase = ProcessPhase::kStopped;
     e.info.reason = shutting_down_ ? "cluster shutdown" : "deactivated";
   }
@@ -297,7 +298,6 @@ awaitable<Result<std::string>> MonitorImpl::HandleStopNode(std::string payload) 
   if (e == nullptr || e->info.role == "vms") co_return NotFound("no node named " + req.name);
   e->wanted = false;
   RequestStop(*e, SIGTERM);
-  if (e->info.phase == ProcessPhase::kFailed) e->info.reason = "deactivated";
   co_return control::Encode(Snapshot());
 }
 

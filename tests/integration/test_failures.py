@@ -148,6 +148,10 @@ def test_crash_on_start_backs_off_then_fails_then_recovers(cluster):
         shown = {n["name"]: n for n in st["nodes"]}[name]
         assert shown["state"] == "FAILED" and shown["reason"], shown
 
+        # Regression: deactivating a FAILED node (no process) used to stay DEACTIVATING.
+        cluster.check_cli("cnode", "deactivate", "--name", name)
+        assert cluster.node(name)["state"] == "INACTIVE", cluster.node(name)
+
         node_dir.unlink()
         cluster.check_cli("cnode", "activate", "--name", name)
         back = cluster.node(name)
