@@ -6,6 +6,7 @@
 // shapes with InvalidArgument. Value types.
 #pragma once
 
+#include <boost/describe.hpp>
 #include <boost/json.hpp>
 #include <cstdint>
 #include <string>
@@ -86,7 +87,18 @@ Result<MonitorReport> DecodeMonitorReport(std::string_view payload);
 Result<StartNodeRequest> DecodeStartNode(std::string_view payload);
 Result<StopNodeRequest> DecodeStopNode(std::string_view payload);
 
-// Parses a JSON object payload (size-limited by the RPC layer already).
-Result<boost::json::object> ParseObject(std::string_view payload);
+void tag_invoke(boost::json::value_from_tag, boost::json::value& v, ProcessPhase phase);
+boost::json::result<ProcessPhase> tag_invoke(boost::json::try_value_to_tag<ProcessPhase>,
+                                             const boost::json::value& v);
+
+BOOST_DESCRIBE_STRUCT(NodeHello, (), (name, role, pid, rpc_port, incarnation))
+BOOST_DESCRIBE_STRUCT(NodeHeartbeat, (), (name, incarnation, ready, stalls, max_stall_ms))
+BOOST_DESCRIBE_STRUCT(NodeGoodbye, (), (name, incarnation))
+BOOST_DESCRIBE_STRUCT(ProcessInfo, (),
+                      (name, role, phase, pid, starts, exits, last_exit, next_start_ms, failures,
+                       reason))
+BOOST_DESCRIBE_STRUCT(MonitorReport, (), (shutting_down, processes))
+BOOST_DESCRIBE_STRUCT(StartNodeRequest, (), (name, reset))
+BOOST_DESCRIBE_STRUCT(StopNodeRequest, (), (name))
 
 }  // namespace dase::control

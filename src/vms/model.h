@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "common/json_codec.h"
 #include "common/result.h"
 
 namespace dase::vms {
@@ -102,24 +103,17 @@ std::string FormatTime(int64_t micros);
 // Parses "2026-11-24", "2026-11-24T09:30:00", optional fraction and "Z"; UTC only.
 Result<int64_t> ParseTime(std::string_view text);
 
-// Store encodings: every record converts to and from JSON with boost::json::value_from and
-// Decode<T>() (described structs below; enums by their VAST names).
-template <typename T>
-Result<T> Decode(const boost::json::value& v) {
-  auto r = boost::json::try_value_to<T>(v);
-  if (r.has_error()) return Corruption("stored record does not decode: " + r.error().message());
-  return std::move(r.value());
-}
+// Store encodings: every record converts to and from JSON through common/json_codec.h
+// (described structs below; enums by their VAST names); a bad record is Corruption.
 template <typename T>
 Result<T> DecodeText(std::string_view text) {
-  boost::system::error_code ec;
-  boost::json::value v = boost::json::parse(text, ec);
-  if (ec) return Corruption("stored record is not JSON: " + ec.message());
-  return Decode<T>(v);
+  auto r = DecodeJson<T>(text, "stored record");
+  if (!r.ok()) return Corruption(std::string(r.status().message()));
+  return r;
 }
 template <typename T>
 std::string EncodeText(const T& record) {
-  return boost::json::serialize(boost::json::value_from(record));
+  return EncodeJson(record);
 }
 
 void tag_invoke(boost::json::value_from_tag, boost::json::value& v, NodeState s);
