@@ -1,0 +1,101 @@
+// Namespace: the element store's one tree of directories and files, kept in the shared
+// metadata store (meta::Store) so that every CNode process sees the same namespace.
+//
+// Every operation is one metadata transaction (retried on conflict), so a crash leaves either
+// all of an operation or none of it; concurrent CNodes conflict only when they touch the same
+// records. File data is described by extents that point at data the data layer stored first
+// (DESIGN.md §3a: the metadata commit is the point of truth). Unlinking or overwriting drops
+// extents; the space they pointed at is found unreferenced and reclaimed by the data layer.
+//
+// Thread-safety: one Namespace per thread (its meta::Store is single-threaded); several
+// processes may share the metadata store.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/result.h"
+#include "env/env.h"
+#include "estore/records.h"
+#include "meta/kv.h"
+
+namespace dase::estore {
+
+// An extent may be at most this long; reads scan back this far for an overlapping extent.
+inline constexpr uint64_t kExtentBytesMax = 64ull << 20;
+inline constexpr uint64_t kFileBytesMax = 1ull << 44;  // 16 TiB
+inline constexpr size_t kReadDirMax = 10000;
+
+enum class CreateMode { kExclusive, kOpenExisting };
+
+struct NewNode {
+  FileType type = FileType::kFile;
+  uint32_t mode = 0644;
+  uint32_t uid = 0;
+  uint32_t gid = 0;
+};
+
+struct SetAttrs {
+  std::optional<uint32_t> mode;
+  std::optional<uint32_t> uid;
+  std::optional<uint32_t> gid;
+  std::optional<uint64_t> size;  // truncate or extend (a hole)
+  std::optional<int64_t> mtime_us;
+};
+
+struct ReadDirPage {
+  std::vector<DirEntry> entries;  // in byte order of names
+  bool more = false;              // another page follows after entries.back().name
+};
+
+// What a committed write displaced: extents (or parts of them) no longer referenced.
+struct WriteResult {
+  Inode inode;
+  std::vector<Extent> displaced;
+};
+
+class Namespace {
+ public:
+  // Creates the root directory (inode 1) if the store has none.
+  static Result<std::unique_ptr<Namespace>> Open(meta::Store* store, env::Env* env);
+
+  Result<Inode> GetAttr(uint64_t ino);
+  Result<Inode> Lookup(uint64_t dir, std::string_view name);
+  // Resolves "/a/b/c" (or "a/b/c") from the root; "" and "/" are the root.
+  Result<Inode> Resolve(std::string_view path);
+  Result<Inode> Create(uint64_t dir, std::string_view name, const NewNode& node, CreateMode mode);
+  // Creates every missing directory of `path` (like mkdir -p); a file in the way is an error.
+  Result<Inode> MakeDirs(std::string_view path, uint32_t mode = 0755);
+  Result<Inode> SetAttr(uint64_t ino, const SetAttrs& attrs);
+  Status Unlink(uint64_t dir, std::string_view name);  // files only
+  Status Rmdir(uint64_t dir, std::string_view name);   // empty directories only
+  // POSIX rename: replaces a file, or an empty directory by a directory; never moves a
+  // directory under itself.
+  Status Rename(uint64_t from_dir, std::string_view from_name, uint64_t to_dir,
+                std::string_view to_name);
+  // Entries with names after `after` (empty: from the start), at most `max`.
+  Result<ReadDirPage> ReadDir(uint64_t dir, std::string_view after, size_t max);
+
+  // The extents overlapping [offset, offset + length), in offset order.
+  Result<std::vector<Extent>> Extents(uint64_t ino, uint64_t offset, uint64_t length);
+  // Records that [offset, offset + length) of the file now lives at `location` (already
+  // durable), extending the size if needed, in one transaction.
+  Result<WriteResult> CommitWrite(uint64_t ino, uint64_t offset, uint64_t length,
+                                  std::string_view location);
+
+ private:
+  Namespace(meta::Store* store, env::Env* env) : store_(store), env_(env) {}
+  Result<uint64_t> AllocateInode();
+  Status CreateRoot();
+
+  meta::Store* store_;
+  env::Env* env_;
+  uint64_t next_ino_ = 0;   // inode numbers [next_ino_, ino_limit_) are reserved for us
+  uint64_t ino_limit_ = 0;
+};
+
+}  // namespace dase::estore

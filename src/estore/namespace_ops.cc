@@ -1,0 +1,169 @@
+// Namespace operations that change or list existing entries, and the extent map.
+#include "estore/namespace.h"
+#include "estore/namespace_txn.h"
+
+namespace dase::estore {
+
+using namespace internal;  // NOLINT: the building blocks of this file
+
+Result<Inode> Namespace::SetAttr(uint64_t ino, const SetAttrs& attrs) {
+  if (attrs.size && *attrs.size > kFileBytesMax) return InvalidArgument("size beyond 16 TiB");
+  Inode result;
+  RETURN_IF_ERROR(store_->RunTransaction([&](Transaction& txn) -> Status {
+    ASSIGN_OR_RETURN(Inode inode, LoadInode(txn, ino));
+    if (attrs.mode) inode.mode = *attrs.mode & 07777;
+    if (attrs.uid) inode.uid = *attrs.uid;
+    if (attrs.gid) inode.gid = *attrs.gid;
+    int64_t now = env_->NowMicros();
+    if (attrs.size) {
+      if (inode.type != FileType::kFile) return InvalidArgument("cannot set the size of a directory");
+      if (*attrs.size < inode.size) {
+        RETURN_IF_ERROR(CutExtents(txn, ino, *attrs.size, kFileBytesMax).status());
+      }
+      inode.size = *attrs.size;
+      inode.mtime_us = now;
+    }
+    if (attrs.mtime_us) inode.mtime_us = *attrs.mtime_us;
+    inode.ctime_us = now;
+    inode.change++;
+    StoreInode(txn, inode);
+    result = inode;
+    return Status::Ok();
+  }));
+  return result;
+}
+
+namespace {
+
+// Removes the entry `name` of `dir`, which must be of `type`, dropping its inode.
+Status RemoveEntry(Transaction& txn, uint64_t dir, std::string_view name, FileType type,
+                   int64_t now) {
+  ASSIGN_OR_RETURN(Inode parent, LoadDir(txn, dir));
+  ASSIGN_OR_RETURN(auto entry, LoadEntry(txn, dir, name));
+  if (!entry) return NotFound(std::string(name) + ": no such file or directory");
+  ASSIGN_OR_RETURN(Inode inode, LoadInode(txn, entry->ino));
+  if (type == FileType::kFile && inode.type == FileType::kDirectory) {
+    return InvalidArgument(std::string(name) + " is a directory");
+  }
+  if (type == FileType::kDirectory) {
+    if (inode.type != FileType::kDirectory) {
+      return InvalidArgument(std::string(name) + " is not a directory");
+    }
+    ASSIGN_OR_RETURN(bool empty, DirIsEmpty(txn, inode.ino));
+    if (!empty) return FailedPrecondition(std::string(name) + ": directory not empty");
+    parent.nlink--;
+  }
+  txn.Delete(DirEntryKey(dir, name));
+  RETURN_IF_ERROR(DropInode(txn, inode));
+  Touch(parent, now);
+  StoreInode(txn, parent);
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status Namespace::Unlink(uint64_t dir, std::string_view name) {
+  RETURN_IF_ERROR(ValidateName(name));
+  return store_->RunTransaction([&](Transaction& txn) {
+    return RemoveEntry(txn, dir, name, FileType::kFile, env_->NowMicros());
+  });
+}
+
+Status Namespace::Rmdir(uint64_t dir, std::string_view name) {
+  RETURN_IF_ERROR(ValidateName(name));
+  return store_->RunTransaction([&](Transaction& txn) {
+    return RemoveEntry(txn, dir, name, FileType::kDirectory, env_->NowMicros());
+  });
+}
+
+Status Namespace::Rename(uint64_t from_dir, std::string_view from_name, uint64_t to_dir,
+                         std::string_view to_name) {
+  RETURN_IF_ERROR(ValidateName(from_name));
+  RETURN_IF_ERROR(ValidateName(to_name));
+  return store_->RunTransaction([&](Transaction& txn) -> Status {
+    int64_t now = env_->NowMicros();
+    RETURN_IF_ERROR(LoadDir(txn, from_dir).status());
+    RETURN_IF_ERROR(LoadDir(txn, to_dir).status());
+    ASSIGN_OR_RETURN(auto source, LoadEntry(txn, from_dir, from_name));
+    if (!source) return NotFound(std::string(from_name) + ": no such file or directory");
+    ASSIGN_OR_RETURN(auto target, LoadEntry(txn, to_dir, to_name));
+    if (target && target->ino == source->ino) return Status::Ok();
+    bool moving_dir = source->type == FileType::kDirectory;
+    if (moving_dir) {
+      ASSIGN_OR_RETURN(bool into_itself, IsAncestor(txn, source->ino, to_dir));
+      if (into_itself) return InvalidArgument("cannot move a directory into itself");
+    }
+    if (target) {
+      bool target_dir = target->type == FileType::kDirectory;
+      if (moving_dir && !target_dir) return InvalidArgument(std::string(to_name) + " is not a directory");
+      if (!moving_dir && target_dir) return InvalidArgument(std::string(to_name) + " is a directory");
+      RETURN_IF_ERROR(RemoveEntry(txn, to_dir, to_name, target->type, now));
+    }
+    txn.Delete(DirEntryKey(from_dir, from_name));
+    txn.Put(DirEntryKey(to_dir, to_name),
+            EncodeDirEntry(DirEntry{std::string(to_name), source->ino, source->type}));
+    ASSIGN_OR_RETURN(Inode moved, LoadInode(txn, source->ino));
+    moved.ctime_us = now;
+    moved.change++;
+    if (moving_dir) moved.parent = to_dir;
+    StoreInode(txn, moved);
+    // Parents reload after RemoveEntry may have changed them; directory moves shift nlink.
+    ASSIGN_OR_RETURN(Inode from_parent, LoadDir(txn, from_dir));
+    if (moving_dir) from_parent.nlink--;
+    Touch(from_parent, now);
+    StoreInode(txn, from_parent);
+    ASSIGN_OR_RETURN(Inode to_parent, LoadDir(txn, to_dir));
+    if (moving_dir) to_parent.nlink++;
+    Touch(to_parent, now);
+    StoreInode(txn, to_parent);
+    return Status::Ok();
+  });
+}
+
+Result<ReadDirPage> Namespace::ReadDir(uint64_t dir, std::string_view after, size_t max) {
+  max = std::clamp<size_t>(max, 1, kReadDirMax);
+  ASSIGN_OR_RETURN(auto txn, store_->Begin());
+  RETURN_IF_ERROR(LoadDir(*txn, dir).status());
+  std::string prefix = DirPrefix(dir);
+  std::string begin = after.empty() ? prefix : meta::KeySuccessor(DirEntryKey(dir, after));
+  ASSIGN_OR_RETURN(auto rows, txn->Scan(begin, meta::PrefixEnd(prefix), max + 1));
+  ReadDirPage page;
+  page.more = rows.size() > max;
+  if (page.more) rows.pop_back();
+  for (const auto& kv : rows) {
+    ASSIGN_OR_RETURN(DirEntry e,
+                     DecodeDirEntry(std::string_view(kv.key).substr(prefix.size()), kv.value));
+    page.entries.push_back(std::move(e));
+  }
+  return page;
+}
+
+Result<std::vector<Extent>> Namespace::Extents(uint64_t ino, uint64_t offset, uint64_t length) {
+  ASSIGN_OR_RETURN(auto txn, store_->Begin());
+  return ScanExtents(*txn, ino, offset, offset + length);
+}
+
+Result<WriteResult> Namespace::CommitWrite(uint64_t ino, uint64_t offset, uint64_t length,
+                                           std::string_view location) {
+  if (length == 0 || length > kExtentBytesMax) return InvalidArgument("extent length out of range");
+  if (offset > kFileBytesMax - length) return InvalidArgument("write beyond 16 TiB");
+  if (location.empty() || location.size() > kLocationBytesMax) {
+    return InvalidArgument("bad extent location");
+  }
+  WriteResult result;
+  RETURN_IF_ERROR(store_->RunTransaction([&](Transaction& txn) -> Status {
+    ASSIGN_OR_RETURN(Inode inode, LoadInode(txn, ino));
+    if (inode.type != FileType::kFile) return InvalidArgument("not a file");
+    ASSIGN_OR_RETURN(result.displaced, CutExtents(txn, ino, offset, offset + length));
+    Extent e{offset, length, std::string(location), 0};
+    txn.Put(ExtentKey(ino, offset), EncodeExtent(e));
+    inode.size = std::max(inode.size, offset + length);
+    Touch(inode, env_->NowMicros());
+    StoreInode(txn, inode);
+    result.inode = inode;
+    return Status::Ok();
+  }));
+  return result;
+}
+
+}  // namespace dase::estore
