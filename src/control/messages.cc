@@ -36,6 +36,7 @@ json::result<ProcessPhase> tag_invoke(json::try_value_to_tag<ProcessPhase>, cons
 std::string Encode(const NodeHello& m) { return EncodeJson(m); }
 std::string Encode(const NodeHeartbeat& m) { return EncodeJson(m); }
 std::string Encode(const NodeGoodbye& m) { return EncodeJson(m); }
+std::string Encode(const NodeWelcome& m) { return EncodeJson(m); }
 std::string Encode(const MonitorReport& m) { return EncodeJson(m); }
 std::string Encode(const StartNodeRequest& m) { return EncodeJson(m); }
 std::string Encode(const StopNodeRequest& m) { return EncodeJson(m); }
@@ -48,6 +49,9 @@ Result<NodeHeartbeat> DecodeNodeHeartbeat(std::string_view payload) {
 }
 Result<NodeGoodbye> DecodeNodeGoodbye(std::string_view payload) {
   return DecodeJson<NodeGoodbye>(payload, "goodbye");
+}
+Result<NodeWelcome> DecodeNodeWelcome(std::string_view payload) {
+  return DecodeJson<NodeWelcome>(payload, "welcome");
 }
 Result<MonitorReport> DecodeMonitorReport(std::string_view payload) {
   return DecodeJson<MonitorReport>(payload, "monitor report");

@@ -34,6 +34,13 @@ struct NodeHeartbeat {
   int64_t max_stall_ms = 0;   // the longest of them
 };
 
+// VMS → node, the answer to a hello: what the node needs to activate (drives carry the
+// cluster guid in their headers, so a drive from another cluster is refused).
+struct NodeWelcome {
+  std::string cluster_guid;
+  std::string cluster_name;
+};
+
 // Node → VMS on graceful exit.
 struct NodeGoodbye {
   std::string name;
@@ -76,6 +83,7 @@ struct StopNodeRequest {
 std::string Encode(const NodeHello& m);
 std::string Encode(const NodeHeartbeat& m);
 std::string Encode(const NodeGoodbye& m);
+std::string Encode(const NodeWelcome& m);
 std::string Encode(const MonitorReport& m);
 std::string Encode(const StartNodeRequest& m);
 std::string Encode(const StopNodeRequest& m);
@@ -83,6 +91,7 @@ std::string Encode(const StopNodeRequest& m);
 Result<NodeHello> DecodeNodeHello(std::string_view payload);
 Result<NodeHeartbeat> DecodeNodeHeartbeat(std::string_view payload);
 Result<NodeGoodbye> DecodeNodeGoodbye(std::string_view payload);
+Result<NodeWelcome> DecodeNodeWelcome(std::string_view payload);
 Result<MonitorReport> DecodeMonitorReport(std::string_view payload);
 Result<StartNodeRequest> DecodeStartNode(std::string_view payload);
 Result<StopNodeRequest> DecodeStopNode(std::string_view payload);
@@ -94,6 +103,7 @@ boost::json::result<ProcessPhase> tag_invoke(boost::json::try_value_to_tag<Proce
 BOOST_DESCRIBE_STRUCT(NodeHello, (), (name, role, pid, rpc_port, incarnation))
 BOOST_DESCRIBE_STRUCT(NodeHeartbeat, (), (name, incarnation, ready, stalls, max_stall_ms))
 BOOST_DESCRIBE_STRUCT(NodeGoodbye, (), (name, incarnation))
+BOOST_DESCRIBE_STRUCT(NodeWelcome, (), (cluster_guid, cluster_name))
 BOOST_DESCRIBE_STRUCT(ProcessInfo, (),
                       (name, role, phase, pid, starts, exits, last_exit, next_start_ms, failures,
                        reason))

@@ -88,7 +88,13 @@ class NodeProcess {
         LOG_WARN("hello to VMS failed: {}", r.status().ToString());
         co_return;
       }
+      auto welcome = control::DecodeNodeWelcome(*r);
+      if (!welcome.ok()) {
+        LOG_WARN("bad welcome from VMS: {}", welcome.status().ToString());
+        co_return;
+      }
       registered_ = true;
+      cluster_guid_ = welcome->cluster_guid;
       ready_ = true;  // activation work of the data plane goes here
     }
     control::NodeHeartbeat hb{name_, incarnation_, ready_, stalls_, max_stall_ms_};
@@ -111,6 +117,7 @@ class NodeProcess {
   asio::signal_set signals_;
   asio::steady_timer tick_;
   std::string incarnation_;
+  std::string cluster_guid_;
   uint16_t rpc_port_ = 0;
   bool registered_ = false;
   bool ready_ = false;

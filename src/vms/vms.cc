@@ -79,9 +79,14 @@ struct Vms {
 
 void RegisterRpc(Vms& v) {
   ClusterManager* c = v.cluster.get();
-  v.rpc_server->Register(rpc::Method::kNodeHello,
-                         MessageHandler(control::DecodeNodeHello,
-                                        [c](const control::NodeHello& m) { return c->OnHello(m); }));
+  v.rpc_server->Register(
+      rpc::Method::kNodeHello, [c](std::string payload) -> awaitable<Result<std::string>> {
+        auto hello = control::DecodeNodeHello(payload);
+        if (!hello.ok()) co_return hello.status();
+        CO_RETURN_IF_ERROR(c->OnHello(*hello));
+        control::NodeWelcome welcome{c->cluster().guid, c->cluster().name};
+        co_return control::Encode(welcome);
+      });
   v.rpc_server->Register(
       rpc::Method::kNodeHeartbeat,
       MessageHandler(control::DecodeNodeHeartbeat,
