@@ -65,6 +65,15 @@ int ShowStatus(const control::Layout& layout, bool as_json) {
   json::object endpoints{{"vms", client->Endpoint()},
                          {"s3_port", config.ok() ? config->s3_port : 0},
                          {"nfs_port", config.ok() ? config->nfs_port : 0}};
+  auto num = [&](const char* key) -> int64_t {
+    const json::value* v = c.as_object().if_contains(key);
+    return v != nullptr && v->is_int64() ? v->as_int64() : 0;
+  };
+  json::object capacity{{"physical_space", num("physical_space")},
+                        {"physical_space_in_use", num("physical_space_in_use")},
+                        {"free_physical_space", num("free_physical_space")},
+                        {"scm_space", num("scm_space")},
+                        {"scm_space_in_use", num("scm_space_in_use")}};
   if (as_json) {
     json::object out{{"cluster", {{"name", Str(c, "name")},
                                   {"state", Str(c, "state")},
@@ -73,7 +82,8 @@ int ShowStatus(const control::Layout& layout, bool as_json) {
                                   {"nvram_raid_state", Str(c, "nvram_raid_state")}}},
                      {"nodes", nodes},
                      {"vips", json::array()},
-                     {"endpoints", endpoints}};
+                     {"endpoints", endpoints},
+                     {"capacity", capacity}};
     std::cout << json::serialize(out) << "\n";
     return 0;
   }
@@ -81,6 +91,10 @@ int ShowStatus(const control::Layout& layout, bool as_json) {
                            Str(c, "state_reason"));
   std::cout << fmt::format("  ssd raid {}, nvram raid {}\n", Str(c, "ssd_raid_state"),
                            Str(c, "nvram_raid_state"));
+  constexpr double kMiB = 1024.0 * 1024.0;
+  std::cout << fmt::format("  ssd {:.0f} of {:.0f} MiB used, write buffer {:.0f} of {:.0f} MiB\n",
+                           num("physical_space_in_use") / kMiB, num("physical_space") / kMiB,
+                           num("scm_space_in_use") / kMiB, num("scm_space") / kMiB);
   std::cout << fmt::format("  API {} (user admin, password in {})\n", client->Endpoint(),
                            layout.AdminPassword());
   std::cout << fmt::format("\n{:<10} {:<6} {:<13} {:>8}  {}\n", "NAME", "ROLE", "STATE", "PID",

@@ -63,10 +63,12 @@ TEST(MessagesTest, MalformedPayloadsAreRefused) {
                    R"({"name":"x","role":"cnode","pid":1,"rpc_port":99999,"incarnation":"a"})")
                    .ok());
   EXPECT_FALSE(DecodeMonitorReport(R"({"shutting_down":false,"processes":[{"name":1}]})").ok());
-  NodeHeartbeat hb{"dnode-1", "abc", true, 2, 2500};
+  NodeHeartbeat hb{"dnode-1", "abc", true, 2, 2500, {{"dnode-1/ssd-0", "ssd", 100, 40, "ACTIVE"}}};
   auto back = DecodeNodeHeartbeat(Encode(hb));
   ASSERT_TRUE(back.ok());
   EXPECT_EQ(back->max_stall_ms, 2500);
+  ASSERT_EQ(back->drives.size(), 1u);
+  EXPECT_EQ(back->drives[0].used_bytes, 40);
 }
 
 }  // namespace

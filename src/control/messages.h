@@ -25,6 +25,15 @@ struct NodeHello {
   std::string incarnation;  // random per process start
 };
 
+// One drive of a DNode, as its heartbeat reports it.
+struct DriveReport {
+  std::string id;     // "dnode-2/ssd-3"
+  std::string kind;   // "scm" (write buffer) | "ssd"
+  int64_t size_bytes = 0;
+  int64_t used_bytes = 0;
+  std::string state;  // "ACTIVE" | "FAILED"
+};
+
 // Node → VMS, every heartbeat interval.
 struct NodeHeartbeat {
   std::string name;
@@ -32,6 +41,7 @@ struct NodeHeartbeat {
   bool ready = false;         // activation work done: the node can serve
   int64_t stalls = 0;         // event-loop stalls since start
   int64_t max_stall_ms = 0;   // the longest of them
+  std::vector<DriveReport> drives;  // DNodes only
 };
 
 // VMS → node, the answer to a hello: what the node needs to activate (drives carry the
@@ -101,7 +111,9 @@ boost::json::result<ProcessPhase> tag_invoke(boost::json::try_value_to_tag<Proce
                                              const boost::json::value& v);
 
 BOOST_DESCRIBE_STRUCT(NodeHello, (), (name, role, pid, rpc_port, incarnation))
-BOOST_DESCRIBE_STRUCT(NodeHeartbeat, (), (name, incarnation, ready, stalls, max_stall_ms))
+BOOST_DESCRIBE_STRUCT(DriveReport, (), (id, kind, size_bytes, used_bytes, state))
+BOOST_DESCRIBE_STRUCT(NodeHeartbeat, (),
+                      (name, incarnation, ready, stalls, max_stall_ms, drives))
 BOOST_DESCRIBE_STRUCT(NodeGoodbye, (), (name, incarnation))
 BOOST_DESCRIBE_STRUCT(NodeWelcome, (), (cluster_guid, cluster_name))
 BOOST_DESCRIBE_STRUCT(ProcessInfo, (),

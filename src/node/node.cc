@@ -97,7 +97,7 @@ class NodeProcess {
       cluster_guid_ = welcome->cluster_guid;
       ready_ = true;  // activation work of the data plane goes here
     }
-    control::NodeHeartbeat hb{name_, incarnation_, ready_, stalls_, max_stall_ms_};
+    control::NodeHeartbeat hb{name_, incarnation_, ready_, stalls_, max_stall_ms_, {}};
     std::string payload = control::Encode(hb);
     auto r = co_await vms_.Call(rpc::Method::kNodeHeartbeat, payload, kCallTimeout);
     if (!r.ok()) {

@@ -77,6 +77,32 @@ Response ObjectResponse(const http::Request& request, const json::object& object
 
 json::value TimeOrNull(int64_t us) { return us > 0 ? json::value(FormatTime(us)) : nullptr; }
 
+struct Capacity {
+  int64_t ssd_bytes = 0, ssd_used = 0, scm_bytes = 0, scm_used = 0;
+  void Add(const control::DriveReport& d) {
+    (d.kind == "scm" ? scm_bytes : ssd_bytes) += d.size_bytes;
+    (d.kind == "scm" ? scm_used : ssd_used) += d.used_bytes;
+  }
+  void Into(json::object& o) const {
+    o["physical_space"] = ssd_bytes;
+    o["physical_space_in_use"] = ssd_used;
+    o["free_physical_space"] = ssd_bytes - ssd_used;
+    o["physical_space_in_use_percent"] = ssd_bytes > 0 ? 100.0 * ssd_used / ssd_bytes : 0.0;
+    o["scm_space"] = scm_bytes;  // the write buffer (VAST: NVRAM)
+    o["scm_space_in_use"] = scm_used;
+  }
+};
+
+json::array DrivesJson(const std::vector<control::DriveReport>& drives) {
+  json::array out;
+  for (const control::DriveReport& d : drives) {
+    out.push_back(json::object{{"id", d.id}, {"kind", d.kind}, {"size", d.size_bytes},
+                               {"used", d.used_bytes}, {"free", d.size_bytes - d.used_bytes},
+                               {"state", d.state}});
+  }
+  return out;
+}
+
 }  // namespace
 
 json::object Api::ClusterJson(const std::string& base) const {
@@ -102,13 +128,21 @@ json::object Api::ClusterJson(const std::string& base) const {
           {"deployment_time", FormatTime(c.created_us)},
           {"online_start_time", TimeOrNull(c.online_since_us)},
           {"mgmt_vip", config_.api_host},
-          {"physical_space", 0},
-          {"physical_space_in_use", 0},
-          {"free_physical_space", 0},
           {"logical_space", 0},
           {"logical_space_in_use", 0},
           {"free_logical_space", 0},
           {"drr", 1.0}};
+}
+
+json::object Api::ClusterJsonWithCapacity(const std::string& base) const {
+  json::object o = ClusterJson(base);
+  Capacity total;
+  for (const NodeRecord* n : cluster_->Nodes("dnode")) {
+    if (n->state != NodeState::kActive) continue;  // a down DNode's space is not usable
+    for (const control::DriveReport& d : cluster_->Drives(n->name)) total.Add(d);
+  }
+  total.Into(o);
+  return o;
 }
 
 json::object Api::NodeJson(const NodeRecord& n, const std::string& base) const {
@@ -148,6 +182,10 @@ json::object Api::NodeJson(const NodeRecord& n, const std::string& base) const {
     o["is_primary"] = true;
     o["dbox"] = "dbox-1";
     o["dbox_id"] = 1;
+    Capacity capacity;
+    for (const control::DriveReport& d : cluster_->Drives(n.name)) capacity.Add(d);
+    capacity.Into(o);
+    o["drives"] = DrivesJson(cluster_->Drives(n.name));
   }
   return o;
 }
@@ -215,7 +253,7 @@ Response Api::Route(http::Request& request, const std::vector<std::string>& path
   if (resource == "apitokens") return ApiTokens(request, path, user);
   if (resource == "clusters") {
     if (!get) return MethodNotAllowed(request);
-    json::object c = ClusterJson(base);
+    json::object c = ClusterJsonWithCapacity(base);
     if (path.size() == 1) return ListResponse(request, json::array{c}, base);
     if (path.size() == 2 && ParseId(path[1]) == c.at("id").as_int64()) {
       return ObjectResponse(request, c);

@@ -31,6 +31,8 @@ class Api {
 
   // The API forms of the cluster and of a node (also used by tests).
   boost::json::object ClusterJson(const std::string& base) const;
+  // With physical (SSD) and write-buffer (SCM) space summed over ACTIVE DNodes' drives.
+  boost::json::object ClusterJsonWithCapacity(const std::string& base) const;
   boost::json::object NodeJson(const NodeRecord& n, const std::string& base) const;
 
  private:

@@ -36,6 +36,7 @@ Status ClusterManager::OnHeartbeat(const control::NodeHeartbeat& m) {
     return FailedPrecondition("unknown incarnation of " + m.name + ": say hello first");
   }
   last_heartbeat_us_[m.name] = env_->MonotonicMicros();
+  drives_[m.name] = m.drives;
   if (m.stalls > node->stalls) {
     node->stalls = m.stalls;
     node->max_stall_ms = m.max_stall_ms;

@@ -169,6 +169,12 @@ const ProcessInfo* ClusterManager::Process(const std::string& name) const {
   return it == processes_.end() ? nullptr : &it->second;
 }
 
+const std::vector<control::DriveReport>& ClusterManager::Drives(const std::string& node) const {
+  static const std::vector<control::DriveReport> kNone;
+  auto it = drives_.find(node);
+  return it == drives_.end() ? kNone : it->second;
+}
+
 int ClusterManager::DnodeFailuresTolerated() const {
   // A mirrored write buffer survives one lost DNode; the stripe geometry (12+4 over four
   // DNodes, at most parity-many chunks per DNode) survives one as well.

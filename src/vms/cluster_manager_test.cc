@@ -75,7 +75,7 @@ class ClusterManagerTest : public ::testing::Test {
       std::string name = n->name;
       int64_t pid = 100 + n->id + (n->role == "dnode" ? 50 : 0);
       ASSERT_TRUE(manager_->OnHello({name, n->role, pid, 7000, "inc-" + name}).ok());
-      ASSERT_TRUE(manager_->OnHeartbeat({name, "inc-" + name, true, 0, 0}).ok());
+      ASSERT_TRUE(manager_->OnHeartbeat({name, "inc-" + name, true, 0, 0, {}}).ok());
     }
   }
   NodeState StateOf(const std::string& name) { return manager_->FindNode(name)->state; }
@@ -118,10 +118,10 @@ TEST_F(ClusterManagerTest, CrashMakesOnlyThatNodeFailingAndRestartRecovers) {
   }
   EXPECT_EQ(manager_->cluster().state, ClusterState::kOnline);  // one cnode is enough
   // Old incarnation's heartbeat is refused; the new process says hello.
-  EXPECT_EQ(manager_->OnHeartbeat({"cnode-1", "inc-cnode-1", true, 0, 0}).code(),
+  EXPECT_EQ(manager_->OnHeartbeat({"cnode-1", "inc-cnode-1", true, 0, 0, {}}).code(),
             Code::kFailedPrecondition);
   ASSERT_TRUE(manager_->OnHello({"cnode-1", "cnode", 999, 7001, "second"}).ok());
-  ASSERT_TRUE(manager_->OnHeartbeat({"cnode-1", "second", true, 0, 0}).ok());
+  ASSERT_TRUE(manager_->OnHeartbeat({"cnode-1", "second", true, 0, 0, {}}).ok());
   EXPECT_EQ(StateOf("cnode-1"), NodeState::kActive);
   EXPECT_EQ(manager_->FindNode("cnode-1")->restarts, 1);
 }
@@ -156,7 +156,7 @@ TEST_F(ClusterManagerTest, CrashLoopEndsFailedAndActivationBringsItBack) {
   EXPECT_EQ(monitor_.calls.back(), "start cnode-2 reset");
   EXPECT_EQ(StateOf("cnode-2"), NodeState::kActivating);
   ASSERT_TRUE(manager_->OnHello({"cnode-2", "cnode", 555, 7002, "again"}).ok());
-  ASSERT_TRUE(manager_->OnHeartbeat({"cnode-2", "again", true, 0, 0}).ok());
+  ASSERT_TRUE(manager_->OnHeartbeat({"cnode-2", "again", true, 0, 0, {}}).ok());
   EXPECT_EQ(manager_->FindTask(task->id)->state, "COMPLETED");
 }
 
@@ -190,18 +190,32 @@ TEST_F(ClusterManagerTest, RestartedVmsRecognisesRunningNodes) {
   Reopen();  // the VMS restarts; node processes keep running
   manager_->OnMonitorReport(Report(ProcessPhase::kRunning, /*starts=*/2));
   EXPECT_EQ(manager_->cluster().state, ClusterState::kOnline);
-  EXPECT_TRUE(manager_->OnHeartbeat({"dnode-3", "inc-dnode-3", true, 0, 0}).ok());
+  EXPECT_TRUE(manager_->OnHeartbeat({"dnode-3", "inc-dnode-3", true, 0, 0, {}}).ok());
   EXPECT_EQ(StateOf("dnode-3"), NodeState::kActive);
 }
 
 TEST_F(ClusterManagerTest, StallsBecomeEventsNotFailures) {
   ActivateAll();
-  ASSERT_TRUE(manager_->OnHeartbeat({"dnode-2", "inc-dnode-2", true, 1, 2600}).ok());
+  ASSERT_TRUE(manager_->OnHeartbeat({"dnode-2", "inc-dnode-2", true, 1, 2600, {}}).ok());
   EXPECT_EQ(StateOf("dnode-2"), NodeState::kActive);
   EXPECT_EQ(manager_->FindNode("dnode-2")->max_stall_ms, 2600);
   bool found = false;
   for (const EventRecord* e : manager_->Events()) found |= e->event_type == "STALL";
   EXPECT_TRUE(found);
+}
+
+TEST_F(ClusterManagerTest, HeartbeatsCarryDriveCapacity) {
+  ActivateAll();
+  EXPECT_TRUE(manager_->Drives("dnode-1").empty());
+  control::NodeHeartbeat hb{"dnode-1", "inc-dnode-1", true, 0, 0, {}};
+  hb.drives.push_back({"dnode-1/scm-0", "scm", 1000, 10, "ACTIVE"});
+  hb.drives.push_back({"dnode-1/ssd-0", "ssd", 5000, 700, "ACTIVE"});
+  ASSERT_TRUE(manager_->OnHeartbeat(hb).ok());
+  ASSERT_EQ(manager_->Drives("dnode-1").size(), 2u);
+  EXPECT_EQ(manager_->Drives("dnode-1")[1].used_bytes, 700);
+  hb.drives.pop_back();
+  ASSERT_TRUE(manager_->OnHeartbeat(hb).ok());  // the latest report replaces the previous one
+  EXPECT_EQ(manager_->Drives("dnode-1").size(), 1u);
 }
 
 TEST_F(ClusterManagerTest, UnknownNodesAndRolesAreRefused) {
