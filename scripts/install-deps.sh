@@ -8,7 +8,7 @@ packages=(
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
   libssl-dev libargon2-dev libsqlite3-dev libspdlog-dev libfmt-dev
   libcli11-dev libtomlplusplus-dev libgtest-dev libgmock-dev libbenchmark-dev
-  libisal-dev libzstd-dev libxxhash-dev
+  libisal-dev libzstd-dev libxxhash-dev liblmdb-dev
   python3 python3-requests python3-pytest curl procps
 )
 

@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "common/check.h"
+#include "meta/env_vfs.h"
 
 namespace dase::meta::internal {
 namespace {
@@ -51,6 +52,12 @@ struct StatementDeleter {
 Status SqliteError(sqlite3* db, int rc, std::string_view context) {
   std::string message = fmt::format("{}: {} (sqlite {})", context,
                                     db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc), rc);
+  // SQLite says only "disk I/O error"; the Env said which file and why. Taken in any case, so
+  // that a stale one never decorates a later, unrelated error.
+  std::string env_error = TakeEnvVfsError();
+  int primary = rc & 0xff;
+  bool from_env = primary == SQLITE_IOERR || primary == SQLITE_FULL || primary == SQLITE_CANTOPEN;
+  if (from_env && !env_error.empty()) message += fmt::format(" [{}]", env_error);
   switch (rc & 0xff) {
     case SQLITE_BUSY:
     case SQLITE_LOCKED: return Aborted(std::move(message));
@@ -113,11 +120,12 @@ std::string_view Query::Blob(int column) const {
 int64_t Query::Int(int column) const { return sqlite3_column_int64(stmt_, column); }
 
 Result<std::unique_ptr<SqliteConnection>> SqliteConnection::Open(const std::string& path,
+                                                                const std::string& vfs,
                                                                 int busy_timeout_ms) {
   sqlite3* db = nullptr;
   int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX |
               SQLITE_OPEN_EXRESCODE;
-  int rc = sqlite3_open_v2(path.c_str(), &db, flags, nullptr);
+  int rc = sqlite3_open_v2(path.c_str(), &db, flags, vfs.c_str());
   // The handle exists even on failure (unless out of memory) and must be closed.
   std::unique_ptr<SqliteConnection> connection(new SqliteConnection(db));
   if (rc != SQLITE_OK) return SqliteError(db, rc, "open " + path);
@@ -133,6 +141,12 @@ SqliteConnection::~SqliteConnection() {
 }
 
 bool SqliteConnection::InTransaction() const { return sqlite3_get_autocommit(db_) == 0; }
+
+Status SqliteConnection::Checkpoint() {
+  int rc = sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+  if (rc != SQLITE_OK) return SqliteError(db_, rc, "wal checkpoint");
+  return Status::Ok();
+}
 
 Status SqliteConnection::Exec(const char* sql) {
   int rc = sqlite3_exec(db_, sql, nullptr, nullptr, nullptr);
@@ -235,7 +249,7 @@ Result<std::unique_ptr<SqliteConnection>> ConnectionPool::Acquire() {
     connection = std::move(idle_.back());
     idle_.pop_back();
   } else {
-    ASSIGN_OR_RETURN(connection, SqliteConnection::Open(path_, options_.busy_timeout_ms));
+    ASSIGN_OR_RETURN(connection, SqliteConnection::Open(path_, vfs_, options_.busy_timeout_ms));
   }
   ++in_use_;
   return connection;

@@ -77,9 +77,10 @@ class Query {
 
 class SqliteConnection {
  public:
-  // Opens `path` (creating it), sets the pragmas, creates or checks the schema and prepares
-  // the statements.
+  // Opens `path` (creating it) through the VFS named `vfs`, sets the pragmas, creates or
+  // checks the schema and prepares the statements.
   static Result<std::unique_ptr<SqliteConnection>> Open(const std::string& path,
+                                                        const std::string& vfs,
                                                         int busy_timeout_ms);
   ~SqliteConnection();
   SqliteConnection(const SqliteConnection&) = delete;
@@ -89,6 +90,10 @@ class SqliteConnection {
   Status Run(Sql sql) { return Start(sql).Run(); }
   // True between BEGIN and COMMIT/ROLLBACK.
   bool InTransaction() const;
+  // Copies what it can of the WAL into the database file without waiting for anyone (a
+  // PASSIVE checkpoint); once all of it is there, the next commit starts the WAL afresh.
+  // Aborted if another connection is checkpointing.
+  Status Checkpoint();
 
  private:
   explicit SqliteConnection(sqlite3* db) : db_(db) {}
@@ -110,8 +115,8 @@ class SqliteConnection {
 // options.open_transactions_max in use at once.
 class ConnectionPool {
  public:
-  ConnectionPool(std::string path, SqliteOptions options)
-      : path_(std::move(path)), options_(options) {}
+  ConnectionPool(std::string path, std::string vfs, SqliteOptions options)
+      : path_(std::move(path)), vfs_(std::move(vfs)), options_(options) {}
   // Every connection must have been released: a Transaction outliving its Store is a bug.
   ~ConnectionPool();
 
@@ -122,6 +127,7 @@ class ConnectionPool {
 
  private:
   std::string path_;
+  std::string vfs_;  // registered by meta/env_vfs.h
   SqliteOptions options_;
   std::vector<std::unique_ptr<SqliteConnection>> idle_;
   size_t in_use_ = 0;

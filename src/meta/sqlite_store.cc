@@ -39,6 +39,18 @@ std::string DirName(const std::string& path) {
   return path.substr(0, slash);
 }
 
+// mkdir -p that makes each directory it creates durable: a power cut must not take away the
+// directory of a database that acknowledged commits. A directory's entry is in its parent, so
+// the parent is synced after each creation.
+Status CreateDirsDurably(env::Env* env, const std::string& path) {
+  if (env::Exists(env, path)) return Status::Ok();
+  std::string parent = DirName(path);
+  if (parent != path) RETURN_IF_ERROR(CreateDirsDurably(env, parent));
+  Status s = env->CreateDir(path);
+  if (!s.ok() && s.code() != Code::kAlreadyExists) return s;  // AlreadyExists: lost a race
+  return env->SyncDir(parent);
+}
+
 struct KeyVersion {
   std::string key;
   int64_t version;
@@ -284,12 +296,22 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(env::Env* env, const std:
                                                        SqliteOptions options) {
   CHECK(options.open_transactions_max > 0);
   std::string dir = DirName(path);
-  RETURN_IF_ERROR(env::CreateDirs(env, dir).WithContext("metadata directory"));
-  auto pool = std::make_unique<ConnectionPool>(path, options);
+  RETURN_IF_ERROR(CreateDirsDurably(env, dir).WithContext("metadata directory"));
+  // SQLite's temp files go beside the database, on the same Env.
+  ASSIGN_OR_RETURN(std::string vfs,
+                   RegisterEnvVfs(env, VfsOptions{.locking = options.locking, .temp_dir = dir}));
+  auto pool = std::make_unique<ConnectionPool>(path, std::move(vfs), options);
   // Opening one connection now creates the file and schema and reports a bad file at once.
   ASSIGN_OR_RETURN(std::unique_ptr<SqliteConnection> first, pool->Acquire());
+  // After a crash, recovery may end the WAL mid-sector: the padding that put each commit's end
+  // on a sector boundary was not synced. Appending there would rewrite a sector that holds
+  // committed frames, which a torn write at the next power cut could garble. A checkpoint of
+  // the whole WAL lets the next commit start the WAL afresh instead. Best effort: another
+  // process's checkpoint (Aborted) does the same.
+  Status checkpoint = first->Checkpoint();
   pool->Release(std::move(first));
-  // SQLite syncs the directory for the WAL file it creates, not for the database file itself.
+  if (!checkpoint.ok() && checkpoint.code() != Code::kAborted) return checkpoint;
+  // The VFS syncs the directory of the WAL and journals it creates, not of the database file.
   RETURN_IF_ERROR(env->SyncDir(dir));
   return std::unique_ptr<SqliteStore>(new SqliteStore(std::move(pool)));
 }

@@ -18,8 +18,11 @@
 // Thread-safety: one Store per thread (the Store and its Transactions are used by one thread at
 // a time); many Stores, in this process or others, may open the same file concurrently.
 //
-// Follow-up: SQLite still does its own file I/O. A SQLite VFS over env::Env is planned so the
-// power-loss and EIO tests of the fault-injecting Env cover metadata too.
+// File I/O. SQLite reads and writes only through the Env given to Open (meta/env_vfs.h), so the
+// fault-injecting Env's power cuts and I/O errors reach the metadata store too. Locks and the
+// WAL index follow SqliteOptions::locking: real POSIX locks for a database that several
+// processes share (the default, for the POSIX Env), or locks in this process's memory for an
+// in-memory or fault-injecting Env in a test.
 #pragma once
 
 #include <memory>
@@ -27,6 +30,7 @@
 
 #include "common/result.h"
 #include "env/env.h"
+#include "meta/env_vfs.h"
 #include "meta/kv.h"
 
 namespace dase::meta {
@@ -44,11 +48,15 @@ struct SqliteOptions {
   // Transactions open at once on one Store; each holds a connection (a file descriptor and a
   // page cache), so this bounds the resources a runaway caller can pin.
   size_t open_transactions_max = 64;
+  // kDelegate: several processes may share the file; the Env must be the POSIX Env (or wrap
+  // it). kInProcess: only the Stores of this process share it; for in-memory and fault Envs.
+  VfsLocking locking = VfsLocking::kDelegate;
 };
 
 class SqliteStore final : public Store {
  public:
-  // Opens (creating if missing, along with its parent directory) the database at `path`.
+  // Opens (creating if missing, along with its parent directories, durably) the database at
+  // `path`, through `env`, and checkpoints what a crash left in the WAL.
   // FailedPrecondition if the file has a format version this code does not know; Corruption if
   // it is not a SQLite database.
   static Result<std::unique_ptr<SqliteStore>> Open(env::Env* env, const std::string& path,
