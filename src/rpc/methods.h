@@ -25,6 +25,12 @@ enum class Method : uint32_t {
   kMonitorStartNode = 300,
   kMonitorStopNode = 301,
   kMonitorStatus = 302,
+
+  // DNode block service
+  kBlockWrite = 400,
+  kBlockRead = 401,
+  kBlockFlush = 402,
+  kDriveInfo = 403,
 };
 
 constexpr uint32_t MethodId(Method m) { return static_cast<uint32_t>(m); }

@@ -1,0 +1,126 @@
+#include "dnode/drive.h"
+
+#include <span>
+#include <utility>
+
+#include "common/log.h"
+
+namespace dase::dnode {
+namespace {
+
+// Refuses a drive whose header is intact but belongs to someone else.
+Status CheckIdentity(const DriveSpec& spec, const DriveHeader& h) {
+  const std::string name = DriveName(spec.ref);
+  if (h.cluster_guid != spec.cluster_guid) {
+    return FailedPrecondition("drive " + name + " belongs to cluster " + h.cluster_guid +
+                              ", not " + spec.cluster_guid);
+  }
+  if (h.drive_id != spec.drive_id || h.kind != spec.ref.kind || h.index != spec.ref.index) {
+    return FailedPrecondition("drive file " + name + " is drive " + h.drive_id + ", not " +
+                              spec.drive_id);
+  }
+  if (h.size_bytes != spec.size_bytes) {
+    return FailedPrecondition("drive " + name + " was created with " +
+                              std::to_string(h.size_bytes) + " bytes; the options ask for " +
+                              std::to_string(spec.size_bytes));
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Drive>> Drive::Open(env::Env* env, const DriveSpec& spec) {
+  if (spec.size_bytes <= kDriveHeaderBytes + kBlockAlignBytes) {
+    return InvalidArgument("drive " + DriveName(spec.ref) + " of " +
+                           std::to_string(spec.size_bytes) + " bytes is too small");
+  }
+  if (spec.cluster_guid.empty() || spec.cluster_guid.size() > kMaxClusterGuidBytes ||
+      spec.drive_id.size() > kMaxDriveIdBytes) {
+    return InvalidArgument("cluster guid or drive id empty or too long");
+  }
+  const std::string path = spec.dir + "/" + DriveName(spec.ref);
+  Result<env::FileInfo> info = env->Stat(path);
+  if (info.ok()) return Reopen(env, spec, path);
+  if (info.status().code() != Code::kNotFound) return info.status();
+  return Create(env, spec, path);
+}
+
+Result<std::unique_ptr<Drive>> Drive::Create(env::Env* env, const DriveSpec& spec,
+                                             const std::string& path) {
+  DriveHeader h;
+  h.kind = spec.ref.kind;
+  h.index = spec.ref.index;
+  h.size_bytes = spec.size_bytes;
+  h.created_micros = env->NowMicros();
+  h.cluster_guid = spec.cluster_guid;
+  h.drive_id = spec.drive_id;
+  const std::string encoded = EncodeDriveHeader(h);
+  // Built under a temp name, so the drive's own name only ever shows a durable header.
+  const std::string tmp = path + ".tmp";
+  {
+    ASSIGN_OR_RETURN(std::unique_ptr<env::File> tmp_file,
+                     env->Open(tmp, env::OpenMode::kTruncate));
+    RETURN_IF_ERROR(tmp_file->Truncate(spec.size_bytes));
+    RETURN_IF_ERROR(tmp_file->WriteAt(0, encoded));
+    RETURN_IF_ERROR(tmp_file->Sync());
+  }
+  RETURN_IF_ERROR(env->Rename(tmp, path));
+  RETURN_IF_ERROR(env->SyncDir(spec.dir));
+  // Opened again under its own name, so that errors name the drive file.
+  ASSIGN_OR_RETURN(std::unique_ptr<env::File> file, env->Open(path, env::OpenMode::kReadWrite));
+  LOG_INFO("created drive {} ({} bytes) at {}", spec.drive_id, spec.size_bytes, path);
+  return std::unique_ptr<Drive>(new Drive(spec, std::move(file), h.created_micros));
+}
+
+Result<std::unique_ptr<Drive>> Drive::Reopen(env::Env* env, const DriveSpec& spec,
+                                             const std::string& path) {
+  const std::string name = DriveName(spec.ref);
+  ASSIGN_OR_RETURN(std::unique_ptr<env::File> file, env->Open(path, env::OpenMode::kReadWrite));
+  std::string raw(kDriveHeaderBytes, '\0');
+  ASSIGN_OR_RETURN(const size_t n, file->ReadAt(0, std::span<char>(raw.data(), raw.size())));
+  if (n != kDriveHeaderBytes) return Corruption("drive " + name + ": header is truncated");
+  Result<DriveHeader> h = DecodeDriveHeader(raw);
+  if (!h.ok()) return h.status().WithContext("drive " + name);
+  RETURN_IF_ERROR(CheckIdentity(spec, *h));
+  ASSIGN_OR_RETURN(const uint64_t file_bytes, file->Size());
+  if (file_bytes < h->size_bytes) {
+    return Corruption("drive " + name + " file is " + std::to_string(file_bytes) +
+                      " bytes, its header says " + std::to_string(h->size_bytes) +
+                      " (truncated)");
+  }
+  return std::unique_ptr<Drive>(new Drive(spec, std::move(file), h->created_micros));
+}
+
+Status Drive::WriteBlock(uint64_t offset, std::string_view header, std::string_view payload) {
+  RETURN_IF_ERROR(CheckPlacement(offset, payload.size(), data_bytes()));
+  if (header.size() != kBlockHeaderBytes) {
+    return InvalidArgument("block header of " + std::to_string(header.size()) + " bytes");
+  }
+  Result<BlockHeader> h = DecodeBlockHeader(header);
+  if (!h.ok()) return h.status().WithContext("write rejected");
+  const BlockExpectation expect{spec_.drive_id, offset, h->id,
+                                static_cast<uint32_t>(payload.size())};
+  const Status verified = VerifyBlock(expect, header, payload);
+  if (!verified.ok()) return Corruption("write rejected: " + std::string(verified.message()));
+  const uint64_t at = kDriveHeaderBytes + offset;
+  RETURN_IF_ERROR(file_->WriteAt(at, header));
+  return file_->WriteAt(at + kBlockHeaderBytes, payload);
+}
+
+Result<std::string> Drive::ReadBlock(uint64_t offset, const BlockId& id, uint32_t payload_len) {
+  RETURN_IF_ERROR(CheckPlacement(offset, payload_len, data_bytes()));
+  std::string block(kBlockHeaderBytes + payload_len, '\0');
+  // A short read (a file cut short under us) leaves zeros, which verification then rejects.
+  RETURN_IF_ERROR(
+      file_->ReadAt(kDriveHeaderBytes + offset, std::span<char>(block.data(), block.size()))
+          .status());
+  const std::string_view view(block);
+  const BlockExpectation expect{spec_.drive_id, offset, id, payload_len};
+  RETURN_IF_ERROR(VerifyBlock(expect, view.substr(0, kBlockHeaderBytes),
+                              view.substr(kBlockHeaderBytes)));
+  return block;
+}
+
+Status Drive::Sync() { return file_->Sync(); }
+
+}  // namespace dase::dnode

@@ -1,0 +1,219 @@
+// Drive files and the block format: creation, reopening, refusal of foreign or damaged drives,
+// and the pure encode/verify functions. Through the public Drive and format interfaces.
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "dnode/drive.h"
+#include "dnode/dnode_test_util.h"
+#include "dnode/format.h"
+#include "dnode/messages.h"
+
+namespace dase::dnode {
+namespace {
+
+using testutil::TempDir;
+
+constexpr uint64_t kSize = 1 << 20;
+
+DriveSpec Spec(const TempDir& dir, std::string guid = "guid-aaaa",
+               std::string drive_id = "dnode-1/ssd-0", uint64_t size = kSize) {
+  return DriveSpec{dir.path(), DriveRef{DriveKind::kSsd, 0}, std::move(drive_id),
+                   std::move(guid), size};
+}
+
+void Poke(const std::string& path, uint64_t at, char c) {
+  auto file = env::Env::Default()->Open(path, env::OpenMode::kReadWrite);
+  ASSERT_TRUE(file.ok());
+  ASSERT_TRUE((*file)->WriteAt(at, std::string(1, c)).ok());
+}
+
+TEST(DriveTest, CreatesSparseDriveAndReopensIt) {
+  TempDir dir;
+  env::Env* env = env::Env::Default();
+  int64_t created = 0;
+  {
+    auto drive = Drive::Open(env, Spec(dir));
+    ASSERT_TRUE(drive.ok()) << drive.status().ToString();
+    EXPECT_EQ((*drive)->size_bytes(), kSize);
+    EXPECT_EQ((*drive)->data_bytes(), kSize - kDriveHeaderBytes);
+    EXPECT_EQ((*drive)->drive_id(), "dnode-1/ssd-0");
+    created = (*drive)->created_micros();
+  }
+  auto info = env->Stat(dir.path() + "/ssd-0");
+  ASSERT_TRUE(info.ok());
+  EXPECT_EQ(info->size, kSize);
+  EXPECT_FALSE(env::Exists(env, dir.path() + "/ssd-0.tmp"));
+  auto again = Drive::Open(env, Spec(dir));
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  EXPECT_EQ((*again)->created_micros(), created);
+}
+
+TEST(DriveTest, ForeignClusterRefused) {
+  TempDir dir;
+  ASSERT_TRUE(Drive::Open(env::Env::Default(), Spec(dir)).ok());
+  auto drive = Drive::Open(env::Env::Default(), Spec(dir, "guid-bbbb"));
+  ASSERT_FALSE(drive.ok());
+  EXPECT_EQ(drive.status().code(), Code::kFailedPrecondition);
+  EXPECT_EQ(drive.status().message(), "drive ssd-0 belongs to cluster guid-aaaa, not guid-bbbb");
+}
+
+TEST(DriveTest, WrongDriveIdRefused) {
+  TempDir dir;
+  ASSERT_TRUE(Drive::Open(env::Env::Default(), Spec(dir)).ok());
+  auto drive = Drive::Open(env::Env::Default(), Spec(dir, "guid-aaaa", "dnode-2/ssd-0"));
+  ASSERT_FALSE(drive.ok());
+  EXPECT_EQ(drive.status().code(), Code::kFailedPrecondition);
+  EXPECT_NE(drive.status().message().find("is drive dnode-1/ssd-0, not dnode-2/ssd-0"),
+            std::string::npos)
+      << drive.status().ToString();
+}
+
+TEST(DriveTest, OtherSizeRefused) {
+  TempDir dir;
+  ASSERT_TRUE(Drive::Open(env::Env::Default(), Spec(dir)).ok());
+  auto drive = Drive::Open(env::Env::Default(), Spec(dir, "guid-aaaa", "dnode-1/ssd-0", 2 * kSize));
+  ASSERT_FALSE(drive.ok());
+  EXPECT_EQ(drive.status().code(), Code::kFailedPrecondition);
+}
+
+TEST(DriveTest, BadHeaderChecksumRefused) {
+  TempDir dir;
+  ASSERT_TRUE(Drive::Open(env::Env::Default(), Spec(dir)).ok());
+  Poke(dir.path() + "/ssd-0", 100, 'x');  // inside the drive id slot
+  auto drive = Drive::Open(env::Env::Default(), Spec(dir));
+  ASSERT_FALSE(drive.ok());
+  EXPECT_EQ(drive.status().code(), Code::kCorruption);
+  EXPECT_EQ(drive.status().message(), "drive ssd-0: drive header checksum mismatch");
+}
+
+TEST(DriveTest, BadMagicAndZeroHeaderRefusedNotReformatted) {
+  TempDir dir;
+  ASSERT_TRUE(Drive::Open(env::Env::Default(), Spec(dir)).ok());
+  Poke(dir.path() + "/ssd-0", 0, 'X');
+  auto drive = Drive::Open(env::Env::Default(), Spec(dir));
+  ASSERT_FALSE(drive.ok());
+  EXPECT_EQ(drive.status().code(), Code::kCorruption);
+  EXPECT_NE(drive.status().message().find("bad magic"), std::string::npos);
+  // Still refused the second time: nothing was rewritten.
+  EXPECT_EQ(Drive::Open(env::Env::Default(), Spec(dir)).status().code(), Code::kCorruption);
+}
+
+TEST(DriveTest, TruncatedDriveFileRefused) {
+  TempDir dir;
+  ASSERT_TRUE(Drive::Open(env::Env::Default(), Spec(dir)).ok());
+  auto file = env::Env::Default()->Open(dir.path() + "/ssd-0", env::OpenMode::kReadWrite);
+  ASSERT_TRUE(file.ok());
+  ASSERT_TRUE((*file)->Truncate(kSize / 2).ok());
+  auto drive = Drive::Open(env::Env::Default(), Spec(dir));
+  ASSERT_FALSE(drive.ok());
+  EXPECT_EQ(drive.status().code(), Code::kCorruption);
+}
+
+TEST(DriveTest, BlockWriteReadAndRejectedHeader) {
+  TempDir dir;
+  auto drive = Drive::Open(env::Env::Default(), Spec(dir));
+  ASSERT_TRUE(drive.ok());
+  const BlockId id{7, 3, 1};
+  const std::string payload = "hello block";
+  const std::string header = MakeBlockHeader("dnode-1/ssd-0", 8192, id, payload);
+  ASSERT_TRUE((*drive)->WriteBlock(8192, header, payload).ok());
+  auto block = (*drive)->ReadBlock(8192, id, payload.size());
+  ASSERT_TRUE(block.ok()) << block.status().ToString();
+  EXPECT_EQ(block->substr(kBlockHeaderBytes), payload);
+  // A header made for another place, or payload bytes changed on the way: refused.
+  EXPECT_EQ((*drive)->WriteBlock(4096, header, payload).code(), Code::kCorruption);
+  EXPECT_EQ((*drive)->WriteBlock(8192, header, "hellO block").code(), Code::kCorruption);
+  const std::string other = MakeBlockHeader("dnode-1/ssd-1", 8192, id, payload);
+  EXPECT_EQ((*drive)->WriteBlock(8192, other, payload).code(), Code::kCorruption);
+}
+
+TEST(FormatTest, DriveHeaderRoundTrip) {
+  DriveHeader h;
+  h.kind = DriveKind::kScm;
+  h.index = 2;
+  h.size_bytes = 1 << 30;
+  h.created_micros = 1234567;
+  h.cluster_guid = "c0ffee";
+  h.drive_id = "dnode-4/scm-2";
+  const std::string raw = EncodeDriveHeader(h);
+  ASSERT_EQ(raw.size(), kDriveHeaderBytes);
+  auto back = DecodeDriveHeader(raw);
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_EQ(back->kind, DriveKind::kScm);
+  EXPECT_EQ(back->index, 2u);
+  EXPECT_EQ(back->size_bytes, h.size_bytes);
+  EXPECT_EQ(back->created_micros, h.created_micros);
+  EXPECT_EQ(back->cluster_guid, h.cluster_guid);
+  EXPECT_EQ(back->drive_id, h.drive_id);
+  std::string future = raw;
+  future[4] = 2;  // version 2
+  EXPECT_EQ(DecodeDriveHeader(future).status().code(), Code::kFailedPrecondition);
+}
+
+TEST(FormatTest, VerifyBlockNamesWhatDiffered) {
+  const BlockId id{1, 2, 3};
+  const std::string payload(100, 'p');
+  const std::string header = MakeBlockHeader("d/ssd-0", 4096, id, payload);
+  const BlockExpectation ok{"d/ssd-0", 4096, id, 100};
+  EXPECT_TRUE(VerifyBlock(ok, header, payload).ok());
+  auto message = [&](BlockExpectation e, std::string_view h, std::string_view p) {
+    const Status s = VerifyBlock(e, h, p);
+    EXPECT_EQ(s.code(), Code::kCorruption) << s.ToString();
+    return std::string(s.message());
+  };
+  EXPECT_NE(message({"d/ssd-1", 4096, id, 100}, header, payload).find("another drive"),
+            std::string::npos);
+  EXPECT_NE(message({"d/ssd-0", 8192, id, 100}, header, payload).find("misdirected"),
+            std::string::npos);
+  EXPECT_NE(message({"d/ssd-0", 4096, BlockId{1, 2, 4}, 100}, header, payload)
+                .find("is 1/2@3, expected 1/2@4"),
+            std::string::npos);
+  std::string flipped = payload;
+  flipped[50] ^= 1;
+  EXPECT_NE(message(ok, header, flipped).find("payload checksum"), std::string::npos);
+  std::string bad_header = header;
+  bad_header[9] ^= 1;
+  EXPECT_NE(message(ok, bad_header, payload).find("header checksum"), std::string::npos);
+  const std::string zeros(64, '\0');
+  EXPECT_EQ(VerifyBlock(ok, zeros, std::string(100, '\0')).code(), Code::kNotFound);
+  EXPECT_NE(message(ok, zeros, payload).find("torn"), std::string::npos);
+}
+
+TEST(FormatTest, PlacementLimits) {
+  EXPECT_TRUE(CheckPlacement(0, 0, 8192).ok());
+  EXPECT_TRUE(CheckPlacement(4096, 4096 - kBlockHeaderBytes, 8192).ok());
+  EXPECT_EQ(CheckPlacement(4096, 4097 - kBlockHeaderBytes, 8192).code(), Code::kInvalidArgument);
+  EXPECT_EQ(CheckPlacement(100, 10, 8192).code(), Code::kInvalidArgument);
+  EXPECT_EQ(CheckPlacement(UINT64_MAX - 4095, 10, 8192).code(), Code::kInvalidArgument);
+  EXPECT_EQ(CheckPlacement(0, kMaxBlockPayloadBytes + 1, uint64_t{1} << 30).code(),
+            Code::kInvalidArgument);
+  EXPECT_EQ(BlockFootprint(0), 4096u);
+  EXPECT_EQ(BlockFootprint(4096 - kBlockHeaderBytes), 4096u);
+  EXPECT_EQ(BlockFootprint(4096), 8192u);
+}
+
+TEST(MessagesTest, RoundTripsAndRejectsTrailingBytes) {
+  const std::string header(kBlockHeaderBytes, 'h');
+  const WriteRequest w{DriveRef{DriveKind::kScm, 3}, 4096, Durability::kBuffered, header, "data"};
+  const std::string encoded = EncodeWriteRequest(w);  // the decoded views borrow it
+  auto wr = DecodeWriteRequest(encoded);
+  ASSERT_TRUE(wr.ok()) << wr.status().ToString();
+  EXPECT_EQ(wr->drive, w.drive);
+  EXPECT_EQ(wr->durability, Durability::kBuffered);
+  EXPECT_EQ(wr->payload, "data");
+  const ReadRequest r{DriveRef{DriveKind::kSsd, 1}, 8192, BlockId{9, 8, 7}, 42};
+  auto rr = DecodeReadRequest(EncodeReadRequest(r));
+  ASSERT_TRUE(rr.ok());
+  EXPECT_EQ(rr->id, r.id);
+  EXPECT_EQ(rr->payload_len, 42u);
+  EXPECT_FALSE(DecodeReadRequest(EncodeReadRequest(r) + "x").ok());
+  auto f = DecodeFlushRequest(EncodeFlushRequest(FlushRequest{DriveRef{DriveKind::kSsd, 2}}));
+  ASSERT_TRUE(f.ok());
+  ASSERT_TRUE(f->drive.has_value());
+  EXPECT_EQ(f->drive->index, 2u);
+  EXPECT_FALSE(DecodeFlushRequest(std::string("\x01\x07\0\0\0\0", 6)).ok());  // bad kind
+}
+
+}  // namespace
+}  // namespace dase::dnode
