@@ -79,6 +79,24 @@ void AddNodeCommands(CLI::App& app, Flags& f, const char* role, int* result) {
   }
 }
 
+void AddEstoreCommands(CLI::App& app, Flags& f, int* result) {
+  CLI::App* group = app.add_subcommand("estore", "the element store through a running CNode");
+  group->require_subcommand(1);
+  const std::pair<const char*, const char*> verbs[] = {
+      {"put", "store stdin as the file PATH (creating directories)"},
+      {"get", "write the file PATH to stdout"},
+      {"ls", "list the directory PATH"},
+      {"rm", "remove the file or empty directory PATH"}};
+  for (const auto& [verb, help] : verbs) {
+    CLI::App* cmd = group->add_subcommand(verb, help);
+    AddDataDir(cmd, f);
+    cmd->add_option("path", f.name, "path in the element store")->required();
+    cmd->callback([&f, verb = std::string(verb), result] {
+      *result = EstoreCommand(LayoutOf(f), verb, f.name);
+    });
+  }
+}
+
 void AddRoleCommands(CLI::App& app, Flags& f, int* result) {
   CLI::App* role = app.add_subcommand("role", "internal: a process the monitor starts");
   role->group("");  // hidden from --help
@@ -152,6 +170,7 @@ int Main(int argc, char** argv) {
 
   AddNodeCommands(app, f, "cnode", &result);
   AddNodeCommands(app, f, "dnode", &result);
+  AddEstoreCommands(app, f, &result);
   AddRoleCommands(app, f, &result);
 
   try {

@@ -21,4 +21,7 @@ int ClusterShow(const control::Layout& layout, bool json);
 int NodeCommand(const control::Layout& layout, const std::string& role, const std::string& verb,
                 const std::string& name, bool json, bool wait);
 
+// verb: put (data on stdin) | get (data on stdout) | ls | rm.
+int EstoreCommand(const control::Layout& layout, const std::string& verb, const std::string& path);
+
 }  // namespace dase::cli

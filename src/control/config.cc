@@ -19,6 +19,12 @@ Status ClusterConfig::Validate() const {
     return InvalidArgument("restart backoff must satisfy 10 <= initial <= max");
   }
   if (restart.max_failures < 1) return InvalidArgument("restart.max_failures must be >= 1");
+  if (scm_drives < 1 || scm_drives > 8 || ssd_drives < 1 || ssd_drives > 32) {
+    return InvalidArgument("drives: 1-8 scm_drives and 1-32 ssd_drives per DNode");
+  }
+  if (scm_bytes < (16ll << 20) || ssd_bytes < (16ll << 20)) {
+    return InvalidArgument("drives: scm_bytes and ssd_bytes must be at least 16 MiB");
+  }
   return Status::Ok();
 }
 
@@ -27,6 +33,10 @@ std::string ClusterConfig::ToToml() const {
                             {"backoff_max_ms", restart.backoff_max_ms},
                             {"max_failures", restart.max_failures},
                             {"stable_after_ms", restart.stable_after_ms}};
+  toml::table drives_table{{"scm_drives", scm_drives},
+                           {"scm_bytes", scm_bytes},
+                           {"ssd_drives", ssd_drives},
+                           {"ssd_bytes", ssd_bytes}};
   toml::table t{{"name", name},
                 {"cnodes", cnodes},
                 {"dnodes", dnodes},
@@ -37,7 +47,8 @@ std::string ClusterConfig::ToToml() const {
                 {"heartbeat_interval_ms", heartbeat_interval_ms},
                 {"heartbeat_timeout_ms", heartbeat_timeout_ms},
                 {"stall_threshold_ms", stall_threshold_ms},
-                {"restart", restart_table}};
+                {"restart", restart_table},
+                {"drives", drives_table}};
   std::ostringstream out;
   out << "# dase cluster configuration (written by `dase up`; edit while the cluster is down)\n";
   out << t << "\n";
@@ -92,6 +103,12 @@ Result<ClusterConfig> ClusterConfig::FromToml(std::string_view text) {
     RETURN_IF_ERROR(Read(*r, "backoff_max_ms", &c.restart.backoff_max_ms));
     RETURN_IF_ERROR(Read(*r, "max_failures", &c.restart.max_failures));
     RETURN_IF_ERROR(Read(*r, "stable_after_ms", &c.restart.stable_after_ms));
+  }
+  if (const toml::table* d = t.get_as<toml::table>("drives")) {
+    RETURN_IF_ERROR(Read(*d, "scm_drives", &c.scm_drives));
+    RETURN_IF_ERROR(Read(*d, "scm_bytes", &c.scm_bytes));
+    RETURN_IF_ERROR(Read(*d, "ssd_drives", &c.ssd_drives));
+    RETURN_IF_ERROR(Read(*d, "ssd_bytes", &c.ssd_bytes));
   }
   RETURN_IF_ERROR(c.Validate());
   return c;

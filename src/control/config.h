@@ -33,6 +33,11 @@ struct ClusterConfig {
   int64_t heartbeat_timeout_ms = 5000;
   int64_t stall_threshold_ms = 2000;  // an event loop late by more than this is a stall
   RestartPolicy restart;
+  // Drives of every DNode: sparse files, so their sizes cost nothing until written.
+  int scm_drives = 1;
+  int64_t scm_bytes = 256ll << 20;  // the write buffer (VAST: NVRAM)
+  int ssd_drives = 4;
+  int64_t ssd_bytes = 4ll << 30;
 
   Status Validate() const;
   std::string ToToml() const;

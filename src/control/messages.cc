@@ -37,6 +37,8 @@ std::string Encode(const NodeHello& m) { return EncodeJson(m); }
 std::string Encode(const NodeHeartbeat& m) { return EncodeJson(m); }
 std::string Encode(const NodeGoodbye& m) { return EncodeJson(m); }
 std::string Encode(const NodeWelcome& m) { return EncodeJson(m); }
+std::string Encode(const HeartbeatReply& m) { return EncodeJson(m); }
+std::string Encode(const ClusterMap& m) { return EncodeJson(m); }
 std::string Encode(const MonitorReport& m) { return EncodeJson(m); }
 std::string Encode(const StartNodeRequest& m) { return EncodeJson(m); }
 std::string Encode(const StopNodeRequest& m) { return EncodeJson(m); }
@@ -52,6 +54,12 @@ Result<NodeGoodbye> DecodeNodeGoodbye(std::string_view payload) {
 }
 Result<NodeWelcome> DecodeNodeWelcome(std::string_view payload) {
   return DecodeJson<NodeWelcome>(payload, "welcome");
+}
+Result<HeartbeatReply> DecodeHeartbeatReply(std::string_view payload) {
+  return DecodeJson<HeartbeatReply>(payload, "heartbeat reply");
+}
+Result<ClusterMap> DecodeClusterMap(std::string_view payload) {
+  return DecodeJson<ClusterMap>(payload, "cluster map");
 }
 Result<MonitorReport> DecodeMonitorReport(std::string_view payload) {
   return DecodeJson<MonitorReport>(payload, "monitor report");

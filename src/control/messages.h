@@ -51,6 +51,27 @@ struct NodeWelcome {
   std::string cluster_name;
 };
 
+// VMS → node: the answer to a heartbeat. The cluster map's version changes whenever a node
+// changes state or address, so nodes fetch the map only when it changed.
+struct HeartbeatReply {
+  int64_t map_version = 0;
+};
+
+// One node in the cluster map.
+struct MapNode {
+  std::string name;
+  std::string role;
+  std::string state;  // VAST node state
+  uint16_t rpc_port = 0;
+};
+
+// VMS → node: every node, its state and its RPC port (kClusterMap).
+struct ClusterMap {
+  int64_t version = 0;
+  std::string cluster_guid;
+  std::vector<MapNode> nodes;
+};
+
 // Node → VMS on graceful exit.
 struct NodeGoodbye {
   std::string name;
@@ -94,6 +115,8 @@ std::string Encode(const NodeHello& m);
 std::string Encode(const NodeHeartbeat& m);
 std::string Encode(const NodeGoodbye& m);
 std::string Encode(const NodeWelcome& m);
+std::string Encode(const HeartbeatReply& m);
+std::string Encode(const ClusterMap& m);
 std::string Encode(const MonitorReport& m);
 std::string Encode(const StartNodeRequest& m);
 std::string Encode(const StopNodeRequest& m);
@@ -102,6 +125,8 @@ Result<NodeHello> DecodeNodeHello(std::string_view payload);
 Result<NodeHeartbeat> DecodeNodeHeartbeat(std::string_view payload);
 Result<NodeGoodbye> DecodeNodeGoodbye(std::string_view payload);
 Result<NodeWelcome> DecodeNodeWelcome(std::string_view payload);
+Result<HeartbeatReply> DecodeHeartbeatReply(std::string_view payload);
+Result<ClusterMap> DecodeClusterMap(std::string_view payload);
 Result<MonitorReport> DecodeMonitorReport(std::string_view payload);
 Result<StartNodeRequest> DecodeStartNode(std::string_view payload);
 Result<StopNodeRequest> DecodeStopNode(std::string_view payload);
@@ -116,6 +141,9 @@ BOOST_DESCRIBE_STRUCT(NodeHeartbeat, (),
                       (name, incarnation, ready, stalls, max_stall_ms, drives))
 BOOST_DESCRIBE_STRUCT(NodeGoodbye, (), (name, incarnation))
 BOOST_DESCRIBE_STRUCT(NodeWelcome, (), (cluster_guid, cluster_name))
+BOOST_DESCRIBE_STRUCT(HeartbeatReply, (), (map_version))
+BOOST_DESCRIBE_STRUCT(MapNode, (), (name, role, state, rpc_port))
+BOOST_DESCRIBE_STRUCT(ClusterMap, (), (version, cluster_guid, nodes))
 BOOST_DESCRIBE_STRUCT(ProcessInfo, (),
                       (name, role, phase, pid, starts, exits, last_exit, next_start_ms, failures,
                        reason))

@@ -86,6 +86,14 @@ class Namespace {
   // durable), extending the size if needed, in one transaction.
   Result<WriteResult> CommitWrite(uint64_t ino, uint64_t offset, uint64_t length,
                                   std::string_view location);
+  // Replaces the whole content of a file by `extents` (already durable) and sets its size, in
+  // one transaction: a reader sees the old content or the new, never a mix.
+  Result<WriteResult> ReplaceContents(uint64_t ino, const std::vector<Extent>& extents,
+                                      uint64_t size);
+  // Creates the file `name` in `dir` if missing and sets its whole content, in one transaction:
+  // a failed or interrupted put leaves nothing visible, and readers see old or new content.
+  Result<WriteResult> PutFile(uint64_t dir, std::string_view name, const NewNode& node,
+                              const std::vector<Extent>& extents, uint64_t size);
 
  private:
   Namespace(meta::Store* store, env::Env* env) : store_(store), env_(env) {}

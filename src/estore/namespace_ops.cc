@@ -166,4 +166,81 @@ Result<WriteResult> Namespace::CommitWrite(uint64_t ino, uint64_t offset, uint64
   return result;
 }
 
+namespace {
+
+Status CheckContents(const std::vector<Extent>& extents, uint64_t size) {
+  if (size > kFileBytesMax) return InvalidArgument("size beyond 16 TiB");
+  uint64_t end = 0;
+  for (const Extent& e : extents) {
+    if (e.length == 0 || e.length > kExtentBytesMax || e.offset < end ||
+        e.offset + e.length > size || e.location.empty() ||
+        e.location.size() > kLocationBytesMax) {
+      return InvalidArgument("extents must be ordered, disjoint, within the size and non-empty");
+    }
+    end = e.offset + e.length;
+  }
+  return Status::Ok();
+}
+
+// Inside a transaction: the file's extents become `extents` and its size `size`.
+Result<std::vector<Extent>> SetContents(Transaction& txn, Inode& inode,
+                                        const std::vector<Extent>& extents, uint64_t size,
+                                        int64_t now) {
+  if (inode.type != FileType::kFile) return InvalidArgument("not a file");
+  ASSIGN_OR_RETURN(std::vector<Extent> displaced, CutExtents(txn, inode.ino, 0, kFileBytesMax));
+  for (const Extent& e : extents) txn.Put(ExtentKey(inode.ino, e.offset), EncodeExtent(e));
+  inode.size = size;
+  Touch(inode, now);
+  StoreInode(txn, inode);
+  return displaced;
+}
+
+}  // namespace
+
+Result<WriteResult> Namespace::ReplaceContents(uint64_t ino, const std::vector<Extent>& extents,
+                                               uint64_t size) {
+  RETURN_IF_ERROR(CheckContents(extents, size));
+  WriteResult result;
+  RETURN_IF_ERROR(store_->RunTransaction([&](Transaction& txn) -> Status {
+    ASSIGN_OR_RETURN(result.inode, LoadInode(txn, ino));
+    ASSIGN_OR_RETURN(result.displaced,
+                     SetContents(txn, result.inode, extents, size, env_->NowMicros()));
+    return Status::Ok();
+  }));
+  return result;
+}
+
+Result<WriteResult> Namespace::PutFile(uint64_t dir, std::string_view name, const NewNode& node,
+                                       const std::vector<Extent>& extents, uint64_t size) {
+  RETURN_IF_ERROR(ValidateName(name));
+  RETURN_IF_ERROR(CheckContents(extents, size));
+  ASSIGN_OR_RETURN(uint64_t ino, AllocateInode());
+  WriteResult result;
+  bool used = false;
+  RETURN_IF_ERROR(store_->RunTransaction([&](Transaction& txn) -> Status {
+    used = false;
+    int64_t now = env_->NowMicros();
+    ASSIGN_OR_RETURN(Inode parent, LoadDir(txn, dir));
+    ASSIGN_OR_RETURN(auto existing, LoadEntry(txn, dir, name));
+    if (existing) {
+      if (existing->type != FileType::kFile) return AlreadyExists(std::string(name) + " is a directory");
+      ASSIGN_OR_RETURN(result.inode, LoadInode(txn, existing->ino));
+    } else {
+      result.inode = Inode{};
+      result.inode.ino = ino;
+      result.inode.mode = node.mode & 07777;
+      result.inode.uid = node.uid;
+      result.inode.gid = node.gid;
+      txn.Put(DirEntryKey(dir, name), EncodeDirEntry(DirEntry{std::string(name), ino, FileType::kFile}));
+      Touch(parent, now);
+      StoreInode(txn, parent);
+      used = true;
+    }
+    ASSIGN_OR_RETURN(result.displaced, SetContents(txn, result.inode, extents, size, now));
+    return Status::Ok();
+  }));
+  if (!used) next_ino_ = ino;  // not consumed: hand it out again
+  return result;
+}
+
 }  // namespace dase::estore

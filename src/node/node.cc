@@ -9,6 +9,11 @@
 #include "common/log.h"
 #include "control/config.h"
 #include "control/messages.h"
+#include "dnode/block_service.h"
+#include "estore/data_plane.h"
+#include "estore/namespace.h"
+#include "estore/service.h"
+#include "meta/sqlite_store.h"
 #include "env/env.h"
 #include "rpc/client.h"
 #include "rpc/methods.h"
@@ -23,7 +28,8 @@ constexpr auto kCallTimeout = 2s;
 class NodeProcess {
  public:
   NodeProcess(asio::io_context& io, env::Env* env, std::string role, std::string name,
-              uint16_t vms_port, control::ClusterConfig config)
+              uint16_t vms_port, control::ClusterConfig config, std::string node_dir,
+              std::string meta_db)
       : io_(io),
         env_(env),
         role_(std::move(role)),
@@ -34,6 +40,8 @@ class NodeProcess {
         signals_(io, SIGTERM, SIGINT),
         tick_(io) {
     incarnation_ = env::RandomHex(env, 8);
+    node_dir_ = std::move(node_dir);
+    meta_db_ = std::move(meta_db);
   }
 
   Status Start() {
@@ -93,18 +101,91 @@ class NodeProcess {
         LOG_WARN("bad welcome from VMS: {}", welcome.status().ToString());
         co_return;
       }
-      registered_ = true;
       cluster_guid_ = welcome->cluster_guid;
-      ready_ = true;  // activation work of the data plane goes here
+      Status activated = role_ == "dnode" ? ActivateDnode() : co_await ActivateCnode();
+      if (!activated.ok()) {
+        // Nothing this process can fix by waiting: exit, and let the monitor's restart policy
+        // decide (a node that cannot activate ends FAILED with this reason).
+        LOG_ERROR("cannot activate: {}", activated.ToString());
+        ::_exit(1);
+      }
+      registered_ = true;
+      ready_ = true;
     }
-    control::NodeHeartbeat hb{name_, incarnation_, ready_, stalls_, max_stall_ms_, {}};
+    control::NodeHeartbeat hb{name_, incarnation_, ready_, stalls_, max_stall_ms_, DriveReports()};
     std::string payload = control::Encode(hb);
     auto r = co_await vms_.Call(rpc::Method::kNodeHeartbeat, payload, kCallTimeout);
     if (!r.ok()) {
       // A restarted VMS does not know this incarnation: register again.
       if (r.status().code() == Code::kFailedPrecondition) registered_ = false;
       LOG_WARN("heartbeat to VMS failed: {}", r.status().ToString());
+      co_return;
     }
+    auto reply = control::DecodeHeartbeatReply(*r);
+    if (reply.ok() && peers_ != nullptr && reply->map_version != map_version_) {
+      Status s = co_await RefreshMap();
+      if (!s.ok()) LOG_WARN("cannot refresh the cluster map: {}", s.ToString());
+    }
+  }
+
+  // A CNode serves the element store: the shared metadata store, the namespace, and the
+  // DNodes it writes to, found through the VMS's cluster map.
+  awaitable<Status> ActivateCnode() {
+    if (estore_ != nullptr) co_return Status::Ok();
+    CO_ASSIGN_OR_RETURN(store_, meta::SqliteStore::Open(env_, meta_db_));
+    CO_ASSIGN_OR_RETURN(namespace_, estore::Namespace::Open(store_.get(), env_));
+    peers_ = std::make_unique<estore::DnodePeers>(io_);
+    CO_RETURN_IF_ERROR(co_await RefreshMap());
+    int index = std::atoi(name_.substr(name_.rfind('-') + 1).c_str()) - 1;
+    if (index < 0 || index >= config_.cnodes) co_return InvalidArgument("bad cnode name " + name_);
+    uint64_t scm_data = static_cast<uint64_t>(config_.scm_bytes) - dnode::kDriveHeaderBytes;
+    allocator_ = std::make_unique<estore::BufferAllocator>(store_.get(), name_, index,
+                                                           config_.cnodes, scm_data);
+    data_ = std::make_unique<estore::DataPlane>(env_, peers_.get(), allocator_.get(),
+                                                [this] { return RefreshMap(); });
+    estore_ = std::make_unique<estore::EstoreService>(namespace_.get(), data_.get());
+    estore_->Register(rpc_server_);
+    co_return Status::Ok();
+  }
+
+  awaitable<Status> RefreshMap() {
+    std::string empty;
+    auto r = co_await vms_.Call(rpc::Method::kClusterMap, empty, kCallTimeout);
+    if (!r.ok()) co_return r.status();
+    CO_ASSIGN_OR_RETURN(control::ClusterMap map, control::DecodeClusterMap(*r));
+    peers_->Update(map);
+    map_version_ = map.version;
+    co_return Status::Ok();
+  }
+
+  // The data-plane work of activation: a DNode opens (or creates) its drives and serves them.
+  Status ActivateDnode() {
+    if (blocks_ != nullptr) return Status::Ok();
+    dnode::DnodeOptions options;
+    options.node_dir = node_dir_;
+    options.dnode_name = name_;
+    options.cluster_guid = cluster_guid_;
+    options.drives.scm_count = static_cast<uint32_t>(config_.scm_drives);
+    options.drives.scm_bytes = static_cast<uint64_t>(config_.scm_bytes);
+    options.drives.ssd_count = static_cast<uint32_t>(config_.ssd_drives);
+    options.drives.ssd_bytes = static_cast<uint64_t>(config_.ssd_bytes);
+    ASSIGN_OR_RETURN(blocks_, dnode::BlockService::Open(io_, env_, options));
+    blocks_->Register(rpc_server_);
+    LOG_INFO("serving {} drives", blocks_->Info().drives.size());
+    return Status::Ok();
+  }
+
+  std::vector<control::DriveReport> DriveReports() const {
+    std::vector<control::DriveReport> reports;
+    if (blocks_ == nullptr) return reports;
+    for (const dnode::DriveInfo& d : blocks_->Info().drives) {
+      bool failed = d.stats.state != dnode::DriveState::kActive;
+      reports.push_back({d.drive_id, std::string(dnode::KindName(d.ref.kind)),
+                         static_cast<int64_t>(d.data_bytes),
+                         static_cast<int64_t>(d.stats.high_water_bytes),
+                         failed ? "FAILED" : "ACTIVE"});
+    }
+    return reports;
   }
 
   asio::io_context& io_;
@@ -118,6 +199,16 @@ class NodeProcess {
   asio::steady_timer tick_;
   std::string incarnation_;
   std::string cluster_guid_;
+  std::string node_dir_;
+  std::unique_ptr<dnode::BlockService> blocks_;
+  std::string meta_db_;
+  int64_t map_version_ = 0;
+  std::unique_ptr<meta::SqliteStore> store_;
+  std::unique_ptr<estore::Namespace> namespace_;
+  std::unique_ptr<estore::DnodePeers> peers_;
+  std::unique_ptr<estore::BufferAllocator> allocator_;
+  std::unique_ptr<estore::DataPlane> data_;
+  std::unique_ptr<estore::EstoreService> estore_;
   uint16_t rpc_port_ = 0;
   bool registered_ = false;
   bool ready_ = false;
@@ -148,7 +239,7 @@ int RunNode(const std::string& role, const control::Layout& layout, const std::s
     return 1;
   }
   asio::io_context io(1);
-  NodeProcess node(io, env, role, name, vms_port, *config);
+  NodeProcess node(io, env, role, name, vms_port, *config, dir, layout.MetaDb());
   if (Status s = node.Start(); !s.ok()) {
     LOG_ERROR("cannot start: {}", s.ToString());
     return 1;

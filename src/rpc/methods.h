@@ -17,6 +17,7 @@ enum class Method : uint32_t {
   kNodeHello = 100,
   kNodeHeartbeat = 101,
   kNodeGoodbye = 102,
+  kClusterMap = 103,  // node → VMS: where every node is
 
   // 200-299: reports sent by a monitor.
   kMonitorReport = 200,
@@ -31,6 +32,12 @@ enum class Method : uint32_t {
   kBlockRead = 401,
   kBlockFlush = 402,
   kDriveInfo = 403,
+
+  // CNode element store (the `dase estore` command line)
+  kEstorePut = 500,
+  kEstoreGet = 501,
+  kEstoreList = 502,
+  kEstoreRemove = 503,
 };
 
 constexpr uint32_t MethodId(Method m) { return static_cast<uint32_t>(m); }

@@ -19,6 +19,7 @@ Status ClusterManager::OnHello(const control::NodeHello& m) {
   node->incarnation = m.incarnation;
   node->pid = m.pid;
   node->rpc_port = m.rpc_port;
+  map_version_++;  // a new address, even when the state text does not change
   node->stalls = 0;
   node->max_stall_ms = 0;
   last_heartbeat_us_[m.name] = env_->MonotonicMicros();

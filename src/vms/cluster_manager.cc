@@ -169,6 +169,16 @@ const ProcessInfo* ClusterManager::Process(const std::string& name) const {
   return it == processes_.end() ? nullptr : &it->second;
 }
 
+control::ClusterMap ClusterManager::Map() const {
+  control::ClusterMap map;
+  map.version = map_version_;
+  map.cluster_guid = cluster_.guid;
+  for (const NodeRecord& n : nodes_) {
+    map.nodes.push_back({n.name, n.role, std::string(NodeStateName(n.state)), n.rpc_port});
+  }
+  return map;
+}
+
 const std::vector<control::DriveReport>& ClusterManager::Drives(const std::string& node) const {
   static const std::vector<control::DriveReport> kNone;
   auto it = drives_.find(node);
@@ -199,6 +209,7 @@ void ClusterManager::AddEvent(std::string object_type, std::string object_name,
 void ClusterManager::Transition(NodeRecord& node, NodeState state, std::string reason) {
   if (node.state == state && node.reason == reason) return;
   NodeState from = node.state;
+  map_version_++;
   node.state = state;
   node.reason = std::move(reason);
   node.state_since_us = env_->NowMicros();

@@ -68,6 +68,9 @@ class ClusterManager {
   // Process facts from the last monitor snapshot (pid, phase) for `dase status`.
   const control::ProcessInfo* Process(const std::string& name) const;
   int DnodeFailuresTolerated() const;
+  // Every node with its state and RPC port; the version changes with any of them.
+  control::ClusterMap Map() const;
+  int64_t map_version() const { return map_version_; }
   // The drives a DNode reported in its last heartbeat (empty before the first one).
   const std::vector<control::DriveReport>& Drives(const std::string& node) const;
 
@@ -99,6 +102,7 @@ class ClusterManager {
   std::map<std::string, control::ProcessInfo> processes_;
   std::map<std::string, int64_t> last_heartbeat_us_;  // monotonic
   std::map<std::string, std::vector<control::DriveReport>> drives_;
+  int64_t map_version_ = 1;
   int64_t next_task_id_ = 1;
   int64_t next_event_id_ = 1;
   bool monitor_shutting_down_ = false;

@@ -88,9 +88,18 @@ void RegisterRpc(Vms& v) {
         co_return control::Encode(welcome);
       });
   v.rpc_server->Register(
-      rpc::Method::kNodeHeartbeat,
-      MessageHandler(control::DecodeNodeHeartbeat,
-                     [c](const control::NodeHeartbeat& m) { return c->OnHeartbeat(m); }));
+      rpc::Method::kNodeHeartbeat, [c](std::string payload) -> awaitable<Result<std::string>> {
+        auto heartbeat = control::DecodeNodeHeartbeat(payload);
+        if (!heartbeat.ok()) co_return heartbeat.status();
+        CO_RETURN_IF_ERROR(c->OnHeartbeat(*heartbeat));
+        control::HeartbeatReply reply{c->map_version()};
+        co_return control::Encode(reply);
+      });
+  v.rpc_server->Register(rpc::Method::kClusterMap,
+                         [c](std::string) -> awaitable<Result<std::string>> {
+                           control::ClusterMap map = c->Map();
+                           co_return control::Encode(map);
+                         });
   v.rpc_server->Register(
       rpc::Method::kNodeGoodbye,
       MessageHandler(control::DecodeNodeGoodbye,

@@ -85,7 +85,31 @@ def toml_value(v):
     return json.dumps(str(v))
 
 
-def write_config(data_dir, restart=None, **keys):
+def read_allocated(path, limit=1 << 30):
+    """The bytes of a file's allocated regions, skipping holes: drive files are large and
+    sparse, and reading their holes would take minutes while holding nothing."""
+    out = bytearray()
+    with open(path, "rb") as fh:
+        fd = fh.fileno()
+        size = os.fstat(fd).st_size
+        pos = 0
+        while pos < size and len(out) < limit:
+            try:
+                start = os.lseek(fd, pos, os.SEEK_DATA)
+            except OSError:  # ENXIO: no data after pos
+                break
+            end = os.lseek(fd, start, os.SEEK_HOLE)
+            fh.seek(start)
+            out += fh.read(min(end - start, limit - len(out)))
+            pos = end
+    return bytes(out)
+
+
+# Small drives keep test clusters light (they are sparse files either way).
+TEST_DRIVES = {"scm_bytes": 32 << 20, "ssd_bytes": 32 << 20}
+
+
+def write_config(data_dir, restart=None, drives=None, **keys):
     """Writes DIR/dase.toml before the first `up`: API on a free port, S3/NFS on free ports,
     `keys` on top; `restart` (a dict) becomes the [restart] table, None leaves the defaults."""
     data_dir = Path(data_dir)
@@ -96,6 +120,8 @@ def write_config(data_dir, restart=None, **keys):
     lines = [f"{k} = {toml_value(v)}" for k, v in top.items()]
     if restart:
         lines += ["", "[restart]"] + [f"{k} = {toml_value(v)}" for k, v in restart.items()]
+    drive_keys = dict(TEST_DRIVES, **(drives or {}))
+    lines += ["", "[drives]"] + [f"{k} = {toml_value(v)}" for k, v in drive_keys.items()]
     (data_dir / "dase.toml").write_text("\n".join(lines) + "\n")
 
 

@@ -184,9 +184,8 @@ def test_admin_password_is_private(make_cluster):
                 path = os.path.join(root, f)
                 if os.path.samefile(path, pw_file) or not os.path.isfile(path):
                     continue
-                with open(path, "rb") as fh:
-                    if password.encode() in fh.read():
-                        hits.append(path)
+                if password.encode() in h.read_allocated(path):
+                    hits.append(path)
         return hits
 
     assert not files_holding_password(), "password found while running"
