@@ -192,14 +192,21 @@ awaitable<Result<std::string>> DataPlane::ReadChunk(ChunkLocation location, uint
     co_return InvalidArgument("read beyond the chunk");
   }
   Status last = Unavailable("no copy");
-  for (const BufferCopy& copy : location.copies) {
-    dnode::BlockClient* client = peers_->Client(copy.dnode);
-    if (client == nullptr) continue;
-    dnode::DriveRef drive{dnode::DriveKind::kScm, copy.drive};
-    auto data = co_await client->Read(drive, copy.offset, location.id, location.length);
-    if (data.ok()) co_return data->substr(offset, length);
-    LOG_WARN("copy on {} unreadable, trying the next: {}", copy.dnode, data.status().ToString());
-    last = data.status();
+  // A second round after refreshing the cluster map: a DNode that restarted has a new address.
+  for (int round = 0; round < 2; ++round) {
+    for (const BufferCopy& copy : location.copies) {
+      dnode::BlockClient* client = peers_->Client(copy.dnode);
+      if (client == nullptr) continue;
+      dnode::DriveRef drive{dnode::DriveKind::kScm, copy.drive};
+      auto data = co_await client->Read(drive, copy.offset, location.id, location.length);
+      if (data.ok()) co_return data->substr(offset, length);
+      LOG_WARN("copy on {} unreadable, trying the next: {}", copy.dnode, data.status().ToString());
+      last = data.status();
+    }
+    if (round == 0 && last.code() == Code::kUnavailable) {
+      Status refreshed = co_await refresh_();
+      if (!refreshed.ok()) break;
+    }
   }
   co_return last;
 }

@@ -75,6 +75,10 @@ void ClusterManager::ApplyProcess(NodeRecord& node, const ProcessInfo& p) {
   if (prev_it != processes_.end()) prev = prev_it->second;
   processes_[node.name] = p;
   bool new_exit = prev && p.exits > prev->exits;
+  if (p.phase != ProcessPhase::kRunning && node.rpc_port != 0) {
+    node.rpc_port = 0;  // no process: the cluster map must not advertise a dead address
+    map_version_++;
+  }
   if (new_exit && node.enabled && !monitor_shutting_down_) {
     node.restarts += p.exits - prev->exits;
     node.incarnation.clear();
