@@ -246,7 +246,7 @@ std::vector<std::string> RunSeed(uint64_t seed, Totals& totals) {
 TEST(PowerCutTest, NoAcknowledgedCommitLostNoTransactionPartlyApplied) {
   uint64_t base_seed = EnvNumber("DASE_TEST_SEED", static_cast<uint64_t>(
                                                        env::Env::Default()->NowMicros()));
-  uint64_t seeds = EnvNumber("DASE_POWER_CUT_SEEDS", 200);
+  uint64_t seeds = EnvNumber("DASE_POWER_CUT_SEEDS", 1000);
   std::printf("PowerCutTest seed: DASE_TEST_SEED=%llu (seeds %llu..%llu)\n",
               static_cast<unsigned long long>(base_seed),
               static_cast<unsigned long long>(base_seed),
