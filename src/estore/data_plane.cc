@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <optional>
+
 #include "common/coding.h"
 #include "common/log.h"
 #include "dnode/format.h"
@@ -162,23 +164,55 @@ awaitable<Result<ChunkLocation>> DataPlane::WriteChunk(std::string data) {
   env_->RandomBytes(std::span<char>(reinterpret_cast<char*>(&loc.id.owner), sizeof(loc.id.owner)));
   loc.id.version = 1;
   uint64_t footprint = dnode::BlockFootprint(loc.length);
-  // Spread chunks over the DNodes; on a failed copy move on to the next DNode in the ring.
+  // Spread chunks over the DNodes. The first two copies are written at once; if one fails,
+  // the next DNodes in the ring are tried one by one.
   size_t start = loc.id.owner % active.size();
+  size_t next = 0;
   Status last;
-  for (size_t i = 0; i < active.size() && loc.copies.size() < static_cast<size_t>(copies_); ++i) {
-    const std::string& dnode = active[(start + i) % active.size()];
+  auto reserve = [&](const std::string& dnode) -> std::optional<uint64_t> {
     auto offset = allocator_->Reserve(dnode, footprint);
     if (!offset.ok()) {
       last = offset.status();
-      continue;
+      return std::nullopt;
     }
-    Status s = co_await WriteCopy(dnode, *offset, loc.id, data);
-    if (!s.ok()) {
+    return *offset;
+  };
+  auto record = [&](const std::string& dnode, uint64_t offset, const Status& s) {
+    if (s.ok()) {
+      loc.copies.push_back(BufferCopy{dnode, kScmDrive, offset});
+    } else {
       LOG_WARN("write to {} failed, trying another DNode: {}", dnode, s.ToString());
       last = s;
-      continue;
     }
-    loc.copies.push_back(BufferCopy{dnode, kScmDrive, *offset});
+  };
+  if (copies_ == 2 && active.size() >= 2) {
+    const std::string& a = active[start % active.size()];
+    const std::string& b = active[(start + 1) % active.size()];
+    next = 2;
+    auto offset_a = reserve(a);
+    auto offset_b = reserve(b);
+    if (offset_a && offset_b) {
+      using namespace asio::experimental::awaitable_operators;
+      // Named locals, not temporaries, inside co_await: GCC 12 mishandles the latter.
+      awaitable<Status> write_a = WriteCopy(a, *offset_a, loc.id, data);
+      awaitable<Status> write_b = WriteCopy(b, *offset_b, loc.id, data);
+      auto both = std::move(write_a) && std::move(write_b);
+      auto [sa, sb] = co_await std::move(both);
+      record(a, *offset_a, sa);
+      record(b, *offset_b, sb);
+    } else {
+      next = 0;  // reserve failed for one: fall back to trying DNodes one by one
+    }
+  }
+  for (; next < active.size() && loc.copies.size() < static_cast<size_t>(copies_); ++next) {
+    const std::string& dnode = active[(start + next) % active.size()];
+    bool have = false;
+    for (const BufferCopy& c : loc.copies) have |= c.dnode == dnode;
+    if (have) continue;
+    auto offset = reserve(dnode);
+    if (!offset) continue;
+    Status s = co_await WriteCopy(dnode, *offset, loc.id, data);
+    record(dnode, *offset, s);
   }
   if (loc.copies.size() < static_cast<size_t>(copies_)) {
     co_return last.ok() ? Unavailable("not enough DNodes took the write") : last;
