@@ -16,6 +16,7 @@
 
 #include "ec/geometry.h"
 #include "ec/reed_solomon.h"
+#include "common/testing.h"
 
 namespace dase::ec {
 namespace {
@@ -23,13 +24,6 @@ namespace {
 using Chunks = std::vector<std::vector<uint8_t>>;
 using Presence = std::array<bool, ReedSolomon::kChunksMax>;
 
-uint64_t TestSeed() {
-  const char* env = std::getenv("DASE_TEST_SEED");
-  const uint64_t seed = env ? std::strtoull(env, nullptr, 10) : std::random_device{}();
-  std::cout << "seed=" << seed << " (replay with DASE_TEST_SEED=" << seed << ")\n";
-  ::testing::Test::RecordProperty("seed", std::to_string(seed));
-  return seed;
-}
 
 std::unique_ptr<ReedSolomon> MakeCode(int k, int m) {
   auto rs = ReedSolomon::Create(k, m);
@@ -124,7 +118,7 @@ TEST(ReedSolomonTest, CreateEnforcesLimits) {
 
 // Parity byte p of a stripe is sum_j data_j * 1/((k+p) XOR j): docs/formats/stripes.md.
 TEST(ReedSolomonTest, ParityMatchesDocumentedCauchyMatrix) {
-  std::mt19937_64 rng(TestSeed());
+  std::mt19937_64 rng(testing::TestSeed());
   for (auto [k, m] : std::vector<std::pair<int, int>>{{4, 2}, {12, 4}, {32, 4}, {32, 8}}) {
     auto rs = MakeCode(k, m);
     const Chunks c = EncodedStripe(*rs, 97, rng);
@@ -139,7 +133,7 @@ TEST(ReedSolomonTest, ParityMatchesDocumentedCauchyMatrix) {
 }
 
 TEST(ReedSolomonTest, EveryPatternOfAtMostMErasuresDecodes) {
-  std::mt19937_64 rng(TestSeed());
+  std::mt19937_64 rng(testing::TestSeed());
   for (auto [k, m] : std::vector<std::pair<int, int>>{{1, 1}, {2, 1}, {4, 2}, {6, 3}, {12, 4}}) {
     auto rs = MakeCode(k, m);
     const int n = k + m;
@@ -156,7 +150,7 @@ TEST(ReedSolomonTest, EveryPatternOfAtMostMErasuresDecodes) {
 }
 
 TEST(ReedSolomonTest, RandomPatternsOfTwelvePlusFour) {
-  std::mt19937_64 rng(TestSeed());
+  std::mt19937_64 rng(testing::TestSeed());
   auto rs = MakeCode(12, 4);
   for (int iter = 0; iter < 300; ++iter) {
     const size_t len = 1 + rng() % (iter % 10 == 0 ? (1u << 20) : 65536);
@@ -168,7 +162,7 @@ TEST(ReedSolomonTest, RandomPatternsOfTwelvePlusFour) {
 }
 
 TEST(ReedSolomonTest, EveryCodeSizeSurvivesMErasures) {
-  std::mt19937_64 rng(TestSeed());
+  std::mt19937_64 rng(testing::TestSeed());
   for (int k = 1; k <= ReedSolomon::kDataChunksMax; ++k) {
     for (int m = 1; m <= ReedSolomon::kParityChunksMax && k + m <= ReedSolomon::kChunksMax; ++m) {
       auto rs = MakeCode(k, m);
@@ -182,7 +176,7 @@ TEST(ReedSolomonTest, EveryCodeSizeSurvivesMErasures) {
 }
 
 TEST(ReedSolomonTest, DataOnlyAndParityOnlyErasures) {
-  std::mt19937_64 rng(TestSeed());
+  std::mt19937_64 rng(testing::TestSeed());
   auto rs = MakeCode(12, 4);
   const Chunks original = EncodedStripe(*rs, 4096, rng);
   ExpectRoundTrip(*rs, original, 0xF000, rng);  // all parity
@@ -194,7 +188,7 @@ TEST(ReedSolomonTest, DataOnlyAndParityOnlyErasures) {
 }
 
 TEST(ReedSolomonTest, MoreThanMErasuresIsUnavailableAndTouchesNothing) {
-  std::mt19937_64 rng(TestSeed());
+  std::mt19937_64 rng(testing::TestSeed());
   auto rs = MakeCode(6, 3);
   const Chunks original = EncodedStripe(*rs, 512, rng);
   for (int lost = 4; lost <= 9; ++lost) {
@@ -211,7 +205,7 @@ TEST(ReedSolomonTest, MoreThanMErasuresIsUnavailableAndTouchesNothing) {
 }
 
 TEST(ReedSolomonTest, ConcurrentReconstructsShareTheCode) {
-  const uint64_t seed = TestSeed();
+  const uint64_t seed = testing::TestSeed();
   auto rs = MakeCode(12, 4);
   std::vector<std::thread> threads;
   std::vector<int> failures(4, 0);
@@ -300,7 +294,7 @@ int WorstCaseTolerated(std::map<std::pair<int, int>, int> per_domain, int m) {
 }
 
 void CheckPlacements(int dnodes, int drives) {
-  SCOPED_TRACE(testing::Message() << dnodes << " DNodes x " << drives << " drives");
+  SCOPED_TRACE(::testing::Message() << dnodes << " DNodes x " << drives << " drives");
   auto g = ChooseGeometry(dnodes, drives);
   ASSERT_TRUE(g.ok()) << g.status().ToString();
   ASSERT_TRUE(ReedSolomon::Create(g->k, g->m).ok());

@@ -8,26 +8,15 @@
 #include <iostream>
 #include <random>
 #include <set>
+#include "common/testing.h"
 
 namespace dase::env {
 namespace {
 
-#define ASSERT_OK(expr)                                       \
-  do {                                                        \
-    ::dase::Status s_ = (expr);                               \
-    ASSERT_TRUE(s_.ok()) << #expr << ": " << s_.ToString();   \
-  } while (0)
 
 constexpr PowerCutMode kAllModes[] = {PowerCutMode::kDropAll, PowerCutMode::kKeepAll,
                                       PowerCutMode::kRandom};
 
-uint64_t TestSeed() {
-  const char* env = std::getenv("DASE_TEST_SEED");
-  uint64_t seed = env ? std::strtoull(env, nullptr, 10) : std::random_device{}();
-  std::cout << "seed=" << seed << " (replay with DASE_TEST_SEED=" << seed << ")\n";
-  ::testing::Test::RecordProperty("seed", std::to_string(seed));
-  return seed;
-}
 
 // The file's content, or "<Code>" when it cannot be read.
 std::string Read(Env* env, const std::string& path) {
@@ -154,7 +143,7 @@ void Replay(const std::vector<Change>& changes, const PowerCutReport& report,
 }
 
 TEST(FaultEnvTest, RandomCutsMatchTheirReports) {
-  const uint64_t seed = TestSeed();
+  const uint64_t seed = testing::TestSeed();
   std::mt19937_64 rng(seed);
   PowerCutReport totals;
   for (int iteration = 0; iteration < 300; ++iteration) {
@@ -246,7 +235,7 @@ TEST(FaultEnvTest, RenameAndRemovalWithoutSyncDirRevert) {
 }
 
 TEST(FaultEnvTest, RandomCutsKeepAPrefixOfEachDirectorysChanges) {
-  const uint64_t seed = TestSeed();
+  const uint64_t seed = testing::TestSeed();
   std::mt19937_64 rng(seed);
   std::set<size_t> survivors_seen;
   for (int iteration = 0; iteration < 100; ++iteration) {
@@ -319,7 +308,7 @@ void CheckAtomicWriteAtEveryCrashPoint(bool old_exists, Code code, uint64_t seed
 }
 
 TEST(FaultEnvTest, WriteFileAtomicIsAllOrNothingAtEveryCrashPoint) {
-  const uint64_t seed = TestSeed();
+  const uint64_t seed = testing::TestSeed();
   CheckAtomicWriteAtEveryCrashPoint(true, Code::kIOError, seed);
   CheckAtomicWriteAtEveryCrashPoint(false, Code::kIOError, seed);
   CheckAtomicWriteAtEveryCrashPoint(true, Code::kNoSpace, seed);
@@ -450,7 +439,7 @@ TEST(FaultEnvTest, HandlesAndLocksDieAtPowerCut) {
 }
 
 TEST(FaultEnvTest, PowerCutReplaysFromItsSeed) {
-  const uint64_t seed = TestSeed();
+  const uint64_t seed = testing::TestSeed();
   std::string results[2];
   for (std::string& result : results) {
     auto env = NewEnv(seed);

@@ -9,15 +9,11 @@
 #include <thread>
 
 #include "env/fault_env.h"
+#include "common/testing.h"
 
 namespace dase::env {
 namespace {
 
-#define ASSERT_OK(expr)                                       \
-  do {                                                        \
-    ::dase::Status s_ = (expr);                               \
-    ASSERT_TRUE(s_.ok()) << #expr << ": " << s_.ToString();   \
-  } while (0)
 
 enum class Backend { kPosix, kMem, kFault };
 

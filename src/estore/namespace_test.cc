@@ -8,17 +8,11 @@
 #include <random>
 
 #include "meta/sqlite_store.h"
+#include "common/testing.h"
 
 namespace dase::estore {
 namespace {
 
-uint64_t TestSeed() {
-  const char* s = std::getenv("DASE_TEST_SEED");
-  uint64_t seed = s ? std::strtoull(s, nullptr, 10) : std::random_device()();
-  std::printf("seed %llu (replay with DASE_TEST_SEED=%llu)\n", static_cast<unsigned long long>(seed),
-              static_cast<unsigned long long>(seed));
-  return seed;
-}
 
 class NamespaceTest : public ::testing::Test {
  protected:
@@ -123,7 +117,7 @@ TEST_F(NamespaceTest, RenameFollowsPosix) {
 // Writes random extents and compares the extent map with a byte-level model: each byte of the
 // file must come from the latest write that covered it.
 TEST_F(NamespaceTest, ExtentMapMatchesAByteModel) {
-  uint64_t seed = TestSeed();
+  uint64_t seed = testing::TestSeed();
   std::mt19937_64 rng(seed);
   Inode f = Make(kRootIno, "f", FileType::kFile);
   constexpr uint64_t kSize = 4096;
@@ -170,7 +164,7 @@ TEST_F(NamespaceTest, ExtentMapMatchesAByteModel) {
 
 // Random namespace operations against a model of paths; the namespace must agree at the end.
 TEST_F(NamespaceTest, RandomOperationsMatchAModel) {
-  uint64_t seed = TestSeed();
+  uint64_t seed = testing::TestSeed();
   std::mt19937_64 rng(seed);
   std::map<std::string, FileType> model;  // "/a/b" → type
   const char* names[] = {"a", "b", "c"};

@@ -17,6 +17,7 @@
 #include "http/client.h"
 #include "http/server.h"
 #include "http/tls.h"
+#include "common/testing.h"
 
 namespace dase::http {
 namespace {
@@ -336,9 +337,7 @@ TEST_F(HttpTest, GarbageDoesNotHurtTheServer) {
 }
 
 TEST_F(HttpTest, MutatedRequestsNeverCrashTheServer) {
-  const char* env_seed = std::getenv("DASE_TEST_SEED");
-  uint64_t seed = env_seed ? std::strtoull(env_seed, nullptr, 10) : std::random_device{}();
-  std::cout << "seed " << seed << " (replay with DASE_TEST_SEED=" << seed << ")" << std::endl;
+  const uint64_t seed = testing::TestSeed();
   std::mt19937_64 rng(seed);
   ServerOptions options;
   options.read_timeout = 200ms;

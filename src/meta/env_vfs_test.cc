@@ -18,15 +18,11 @@
 #include "env/fault_env.h"
 #include "env/mem_env.h"
 #include "meta/sqlite_store.h"
+#include "common/testing.h"
 
 namespace dase::meta {
 namespace {
 
-#define ASSERT_OK(expr)                                     \
-  do {                                                      \
-    ::dase::Status s_ = (expr);                             \
-    ASSERT_TRUE(s_.ok()) << #expr << ": " << s_.ToString(); \
-  } while (0)
 
 // Forwards to another Env and records what reached it: the paths opened, and how many writes
 // and syncs went through the Files it made.

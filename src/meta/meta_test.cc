@@ -13,15 +13,11 @@
 #include "env/env.h"
 #include "meta/kv.h"
 #include "meta/sqlite_store.h"
+#include "common/testing.h"
 
 namespace dase::meta {
 namespace {
 
-#define ASSERT_OK(expr)                               \
-  do {                                                \
-    ::dase::Status s_ = (expr);                       \
-    ASSERT_TRUE(s_.ok()) << #expr << ": " << s_.ToString(); \
-  } while (0)
 
 class SqliteStoreTest : public ::testing::Test {
  protected:

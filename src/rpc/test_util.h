@@ -13,6 +13,7 @@
 #include "common/asio.h"
 #include "common/result.h"
 #include "rpc/server.h"
+#include "common/testing.h"
 
 namespace dase::rpc::testutil {
 
@@ -87,15 +88,8 @@ inline awaitable<tcp::socket> RawConnect(uint16_t port) {
   co_return s;
 }
 
-// The seed of a randomized test: DASE_TEST_SEED if set (to replay), else a fresh one, printed.
-inline uint32_t TestSeed() {
-  const char* env = std::getenv("DASE_TEST_SEED");
-  const uint32_t seed =
-      env ? static_cast<uint32_t>(std::strtoul(env, nullptr, 10)) : std::random_device{}();
-  std::cout << "seed=" << seed << " (replay with DASE_TEST_SEED=" << seed << ")\n";
-  ::testing::Test::RecordProperty("seed", std::to_string(seed));
-  return seed;
-}
+// The seed of a randomized test (common/testing.h), narrowed for std::mt19937.
+inline uint32_t TestSeed() { return static_cast<uint32_t>(::dase::testing::TestSeed()); }
 
 class RpcTest : public ::testing::Test {
  protected:
