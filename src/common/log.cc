@@ -77,7 +77,10 @@ void Write(Level level, const char* file, int line, std::string_view message) {
   if (level < l.min_level) return;
   long now_s = 0;
   std::string ts = Timestamp(&now_s);
-  SiteState& site = l.sites[fmt::format("{}:{}", file, line)];
+  // Identical lines from one call site are what floods a log (a crash loop, a retry loop);
+  // different messages from one site (each node's state change) all get through.
+  if (l.sites.size() > 4096) l.sites.clear();  // bounded: a burst of distinct lines resets it
+  SiteState& site = l.sites[fmt::format("{}:{}:{}", file, line, message)];
   if (now_s - site.window_start_s >= kLogWindowSeconds) {
     if (site.suppressed > 0) {
       Emit(fmt::format("{} {} {} (suppressed {} similar lines from {}:{})\n", ts,

@@ -1,8 +1,8 @@
 // Logging: one line per event to stderr, which the monitor sends to the node's log file.
 //
-// Lines look like "2026-11-24T09:30:00.123Z I cnode-1 message". Repeated lines from the same
-// call site are rate-limited: at most kLogBurst lines per kLogWindowSeconds, then one summary
-// of how many were suppressed. Thread-safe.
+// Lines look like "2026-11-24T09:30:00.123Z I cnode-1 message". Repeated lines (the same
+// message from the same call site) are rate-limited: at most kLogBurst per kLogWindowSeconds,
+// then one summary of how many were suppressed. Thread-safe.
 #pragma once
 
 #include <fmt/format.h>

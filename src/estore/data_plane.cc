@@ -150,8 +150,13 @@ awaitable<Result<ChunkLocation>> DataPlane::WriteChunk(std::string data) {
     co_return InvalidArgument("chunk size out of range");
   }
   std::vector<std::string> active = peers_->Active();
-  if (active.size() < static_cast<size_t>(copies_)) {
-    // DNodes that came up since our last look are in the VMS's map, not yet in ours.
+  int64_t now = env_->MonotonicMicros();
+  bool some_down = active.size() < peers_->size();
+  if (active.size() < static_cast<size_t>(copies_) ||
+      (some_down && now - last_refresh_us_ > 1000000)) {
+    // DNodes that came up since our last look are in the VMS's map, not yet in ours (at most
+    // one look a second while some DNode is down, so writes spread over every live DNode).
+    last_refresh_us_ = now;
     Status refreshed = co_await refresh_();
     if (!refreshed.ok()) LOG_WARN("cannot refresh the cluster map: {}", refreshed.ToString());
     active = peers_->Active();

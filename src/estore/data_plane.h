@@ -111,6 +111,7 @@ class DataPlane {
   BufferAllocator* allocator_;
   MapRefresher refresh_;
   int copies_;
+  int64_t last_refresh_us_ = 0;
 };
 
 }  // namespace dase::estore

@@ -84,6 +84,9 @@ class NodeProcess {
     rpc_server_.Stop();
     vms_.Close();
     signals_.cancel();
+    // Connections to DNodes and drive work keep the loop busy forever: stop it outright. The
+    // block service, destroyed after the loop returns, waits for drive I/O in progress.
+    io_.stop();
   }
 
   // Says hello until the VMS knows this incarnation, then heartbeats.

@@ -72,13 +72,15 @@ def test_bit_rot_is_detected_and_never_served(make_cluster):
     rng = h.seeded_rng("bit rot")
     cluster = make_cluster(drives={"scm_bytes": 256 << 20})
     objects = put_objects(cluster, rng, 24)
-    drives = cluster.data_dir / "nodes"
-    flipped = flip_bits_in_data(drives / "dnode-1" / "drives" / "scm-0")
-    assert flipped > 0, "nothing was written to dnode-1's write buffer"
+    buffers = [cluster.data_dir / "nodes" / f"dnode-{i}" / "drives" / "scm-0" for i in range(1, 5)]
+    holding = [b for b in buffers if h.read_allocated(b)[4096:].strip(b"\0")]
+    assert len(holding) >= 2, f"chunks landed on fewer than two DNodes: {holding}"
+    flipped = flip_bits_in_data(holding[0])
+    assert flipped > 0, f"nothing to flip in {holding[0]}"
     for path, data in objects.items():
         got = estore(cluster, "get", path).stdout
         assert got == data, f"{path}: wrong bytes served after bit rot on one copy"
-    flipped += flip_bits_in_data(drives / "dnode-2" / "drives" / "scm-0")
+    flipped += flip_bits_in_data(holding[1])
     refused = 0
     for path, data in objects.items():
         p = estore(cluster, "get", path, check=False)
