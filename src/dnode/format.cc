@@ -1,6 +1,7 @@
 #include "dnode/format.h"
 
-#include <isa-l/crc.h>
+#include "rpc/frame.h"
+
 
 #include <algorithm>
 #include <limits>
@@ -91,15 +92,7 @@ std::string BlockIdString(const BlockId& id) {
 }
 
 uint32_t Crc32cExtend(uint32_t crc, std::string_view data) {
-  // ISA-L's crc32_iscsi neither inverts its seed nor its result; the standard CRC32C does both.
-  crc = ~crc;
-  while (!data.empty()) {
-    const size_t n = std::min<size_t>(data.size(), std::numeric_limits<int>::max());
-    auto* p = reinterpret_cast<unsigned char*>(const_cast<char*>(data.data()));
-    crc = crc32_iscsi(p, static_cast<int>(n), crc);
-    data.remove_prefix(n);
-  }
-  return ~crc;
+  return rpc::Crc32cExtend(crc, data);  // one CRC32C implementation, shared with the RPC frames
 }
 
 std::string EncodeDriveHeader(const DriveHeader& h) {

@@ -25,9 +25,9 @@ Status SocketError(std::string_view what, const boost::system::error_code& ec) {
 
 }  // namespace
 
-uint32_t Crc32c(std::string_view data) {
+uint32_t Crc32cExtend(uint32_t crc, std::string_view data) {
   // ISA-L's crc32_iscsi neither inverts its seed nor its result; the standard CRC32C does both.
-  uint32_t crc = 0xffffffffu;
+  crc = ~crc;
   while (!data.empty()) {
     // crc32_iscsi takes an int length, so feed it at most INT_MAX bytes at a time.
     const size_t n = std::min<size_t>(data.size(), std::numeric_limits<int>::max());
@@ -37,6 +37,8 @@ uint32_t Crc32c(std::string_view data) {
   }
   return ~crc;
 }
+
+uint32_t Crc32c(std::string_view data) { return Crc32cExtend(0, data); }
 
 std::string EncodeFrame(FrameType type, uint32_t method, uint64_t request_id,
                         std::string_view payload) {

@@ -47,6 +47,8 @@ struct FrameHeader {
 
 // CRC32C (Castagnoli), as used by iSCSI: the checksum of the empty string is 0.
 uint32_t Crc32c(std::string_view data);
+// The CRC32C of `data` continued from `crc` (the CRC32C of what came before; 0 to start).
+uint32_t Crc32cExtend(uint32_t crc, std::string_view data);
 
 // The header and payload of one frame, ready to write. The payload must fit a u32 length;
 // callers enforce their (smaller) payload limit first.
