@@ -102,21 +102,7 @@ Result<Inode> Namespace::Create(uint64_t dir, std::string_view name, const NewNo
       return Status::Ok();
     }
     int64_t now = env_->NowMicros();
-    Inode inode;
-    inode.ino = ino;
-    inode.type = node.type;
-    inode.mode = node.mode & 07777;
-    inode.uid = node.uid;
-    inode.gid = node.gid;
-    inode.nlink = node.type == FileType::kDirectory ? 2 : 1;
-    inode.parent = node.type == FileType::kDirectory ? dir : 0;
-    Touch(inode, now);
-    StoreInode(txn, inode);
-    txn.Put(DirEntryKey(dir, name), EncodeDirEntry(DirEntry{std::string(name), ino, node.type}));
-    if (node.type == FileType::kDirectory) parent.nlink++;
-    Touch(parent, now);
-    StoreInode(txn, parent);
-    result = inode;
+    result = LinkNewInode(txn, parent, name, ino, node, now);
     used = true;
     return Status::Ok();
   }));

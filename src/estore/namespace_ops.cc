@@ -226,14 +226,9 @@ Result<WriteResult> Namespace::PutFile(uint64_t dir, std::string_view name, cons
       if (existing->type != FileType::kFile) return AlreadyExists(std::string(name) + " is a directory");
       ASSIGN_OR_RETURN(result.inode, LoadInode(txn, existing->ino));
     } else {
-      result.inode = Inode{};
-      result.inode.ino = ino;
-      result.inode.mode = node.mode & 07777;
-      result.inode.uid = node.uid;
-      result.inode.gid = node.gid;
-      txn.Put(DirEntryKey(dir, name), EncodeDirEntry(DirEntry{std::string(name), ino, FileType::kFile}));
-      Touch(parent, now);
-      StoreInode(txn, parent);
+      NewNode file = node;
+      file.type = FileType::kFile;
+      result.inode = LinkNewInode(txn, parent, name, ino, file, now);
       used = true;
     }
     ASSIGN_OR_RETURN(result.displaced, SetContents(txn, result.inode, extents, size, now));

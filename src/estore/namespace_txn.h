@@ -126,4 +126,25 @@ inline std::vector<std::string_view> SplitPath(std::string_view path) {
 }
 
 
+// Creates inode `ino` for `node` and links it as `name` in `parent` (whose record is updated).
+inline Inode LinkNewInode(Transaction& txn, Inode& parent, std::string_view name, uint64_t ino,
+                          const NewNode& node, int64_t now) {
+  bool dir = node.type == FileType::kDirectory;
+  Inode inode;
+  inode.ino = ino;
+  inode.type = node.type;
+  inode.mode = node.mode & 07777;
+  inode.uid = node.uid;
+  inode.gid = node.gid;
+  inode.nlink = dir ? 2 : 1;
+  inode.parent = dir ? parent.ino : 0;
+  Touch(inode, now);
+  StoreInode(txn, inode);
+  txn.Put(DirEntryKey(parent.ino, name), EncodeDirEntry(DirEntry{std::string(name), ino, node.type}));
+  if (dir) parent.nlink++;
+  Touch(parent, now);
+  StoreInode(txn, parent);
+  return inode;
+}
+
 }  // namespace dase::estore::internal
