@@ -10,131 +10,57 @@
 
 namespace dase::estore {
 namespace {
-constexpr uint8_t kLocationVersion = 1;
-constexpr uint8_t kLocationBuffer = 1;  // kinds of location; stripes come later
-constexpr uint64_t kReserveBatchBytes = 8ull << 20;
-constexpr size_t kCopiesMax = 8;
 constexpr uint32_t kScmDrive = 0;
 }  // namespace
 
-std::string EncodeLocation(const ChunkLocation& location) {
-  Writer w;
-  w.PutU8(kLocationVersion);
-  w.PutU8(kLocationBuffer);
-  w.PutVarint64(location.length);
-  w.PutU64(location.id.owner);
-  w.PutVarint64(location.id.chunk);
-  w.PutVarint64(location.id.version);
-  w.PutVarint64(location.copies.size());
-  for (const BufferCopy& c : location.copies) {
-    w.PutString(c.dnode);
-    w.PutVarint64(c.drive);
-    w.PutVarint64(c.offset);
-  }
-  return std::move(w).Release();
-}
-
-Result<ChunkLocation> DecodeLocation(std::string_view bytes) {
-  Reader r(bytes);
-  ASSIGN_OR_RETURN(uint8_t version, r.GetU8());
-  ASSIGN_OR_RETURN(uint8_t kind, r.GetU8());
-  if (version != kLocationVersion || kind != kLocationBuffer) {
-    return Corruption(fmt::format("unknown location version {} kind {}", version, kind));
-  }
-  ChunkLocation loc;
-  ASSIGN_OR_RETURN(uint64_t length, r.GetVarint64());
-  ASSIGN_OR_RETURN(loc.id.owner, r.GetU64());
-  ASSIGN_OR_RETURN(uint64_t chunk, r.GetVarint64());
-  ASSIGN_OR_RETURN(loc.id.version, r.GetVarint64());
-  ASSIGN_OR_RETURN(uint64_t copies, r.GetVarint64());
-  if (length == 0 || length > dnode::kMaxBlockPayloadBytes || copies == 0 ||
-      copies > kCopiesMax || chunk > UINT32_MAX) {
-    return Corruption("location out of range");
-  }
-  loc.length = static_cast<uint32_t>(length);
-  loc.id.chunk = static_cast<uint32_t>(chunk);
-  for (uint64_t i = 0; i < copies; ++i) {
-    BufferCopy c;
-    ASSIGN_OR_RETURN(c.dnode, r.GetString(dnode::kMaxDnodeNameBytes));
-    ASSIGN_OR_RETURN(uint64_t drive, r.GetVarint64());
-    ASSIGN_OR_RETURN(c.offset, r.GetVarint64());
-    c.drive = static_cast<uint32_t>(drive);
-    loc.copies.push_back(std::move(c));
-  }
-  RETURN_IF_ERROR(r.ExpectEnd());
-  return loc;
-}
-
-void DnodePeers::Update(const control::ClusterMap& map) {
-  for (const control::MapNode& n : map.nodes) {
-    if (n.role != "dnode") continue;
-    Peer& p = peers_[n.name];
-    p.active = n.state == "ACTIVE" && n.rpc_port != 0;
-    if (n.rpc_port != 0 && n.rpc_port != p.port) {
-      p.port = n.rpc_port;
-      if (p.rpc == nullptr) {
-        p.rpc = std::make_unique<rpc::Client>(io_, "127.0.0.1", n.rpc_port, rpc::ClientOptions{});
-        p.blocks = std::make_unique<dnode::BlockClient>(*p.rpc, n.name);
-      } else {
-        p.rpc->SetEndpoint("127.0.0.1", n.rpc_port);
-      }
-    }
-  }
-}
-
-dnode::BlockClient* DnodePeers::Client(const std::string& dnode) {
-  auto it = peers_.find(dnode);
-  return it == peers_.end() ? nullptr : it->second.blocks.get();
-}
-
-std::vector<std::string> DnodePeers::Active() const {
-  std::vector<std::string> names;
-  for (const auto& [name, p] : peers_) {
-    if (p.active && p.blocks != nullptr) names.push_back(name);
-  }
-  return names;
-}
-
-BufferAllocator::BufferAllocator(meta::Store* store, std::string cnode, int cnode_index,
-                                 int cnode_count, uint64_t scm_data_bytes)
-    : store_(store), cnode_(std::move(cnode)) {
+BufferAllocator::BufferAllocator(std::string cnode, int cnode_index, int cnode_count,
+                                 uint64_t scm_data_bytes)
+    : cnode_(std::move(cnode)) {
   CHECK(cnode_count >= 1 && cnode_index >= 0 && cnode_index < cnode_count);
   uint64_t align = dnode::kBlockAlignBytes;
   partition_bytes_ = scm_data_bytes / static_cast<uint64_t>(cnode_count) / align * align;
   partition_begin_ = partition_bytes_ * static_cast<uint64_t>(cnode_index);
 }
 
-Result<uint64_t> BufferAllocator::Reserve(const std::string& dnode, uint64_t bytes) {
-  Range& range = ranges_[dnode];
-  if (range.limit - range.next < bytes) {
-    std::string key = fmt::format("b/h/{}/{}", cnode_, dnode);
-    uint64_t head = 0;
-    RETURN_IF_ERROR(store_->RunTransaction([&](meta::Transaction& txn) -> Status {
-      ASSIGN_OR_RETURN(auto raw, txn.Get(key));
-      head = 0;
-      if (raw) {
-        Reader r(*raw);
-        ASSIGN_OR_RETURN(head, r.GetU64());
-      }
-      uint64_t grant = std::max(kReserveBatchBytes, bytes);
-      if (head + grant > partition_bytes_) {
-        if (head + bytes > partition_bytes_) {
-          return NoSpace(fmt::format("write buffer of {} full for {} ({} MiB partition; "
-                                     "migration to stripes is not built yet)",
-                                     dnode, cnode_, partition_bytes_ >> 20));
-        }
-        grant = partition_bytes_ - head;
-      }
-      Writer w;
-      w.PutU64(head + grant);
-      txn.Put(key, std::move(w).Release());
-      range = Range{partition_begin_ + head, partition_begin_ + head + grant};
-      return Status::Ok();
-    }));
+Result<BufferCopy> BufferAllocator::Reserve(const std::string& dnode, uint64_t bytes) {
+  Ring& ring = rings_[dnode];
+  uint64_t pos = ring.head;
+  if (pos % partition_bytes_ + bytes > partition_bytes_) {
+    pos = (pos / partition_bytes_ + 1) * partition_bytes_;  // never straddle the end
   }
-  uint64_t offset = range.next;
-  range.next += bytes;
-  return offset;
+  uint64_t tail = ring.held.empty() ? pos : ring.held.begin()->first;
+  if (bytes > partition_bytes_ || pos + bytes - tail > partition_bytes_) {
+    return NoSpace(fmt::format("write buffer of {} full for {} ({} MiB partition, {} MiB waiting "
+                               "for migration to stripes)",
+                               dnode, cnode_, partition_bytes_ >> 20, (ring.head - tail) >> 20));
+  }
+  ring.head = pos + bytes;
+  ring.held.emplace(pos, bytes);
+  return BufferCopy{dnode, kScmDrive, partition_begin_ + pos % partition_bytes_, pos};
+}
+
+void BufferAllocator::Release(const std::string& dnode, uint64_t ring_pos) {
+  auto it = rings_.find(dnode);
+  if (it != rings_.end()) it->second.held.erase(ring_pos);
+}
+
+void BufferAllocator::Track(const std::string& dnode, uint64_t ring_pos, uint64_t bytes) {
+  Ring& ring = rings_[dnode];
+  ring.held.emplace(ring_pos, bytes);
+  ring.head = std::max(ring.head, ring_pos + bytes);
+}
+
+uint64_t BufferAllocator::HeldBytesMax() const {
+  uint64_t most = 0;
+  for (const auto& [name, ring] : rings_) {
+    if (!ring.held.empty()) most = std::max(most, ring.head - ring.held.begin()->first);
+  }
+  return most;
+}
+
+void DataPlane::Release(const ChunkLocation& location) {
+  if (location.kind != LocationKind::kBuffer) return;
+  for (const BufferCopy& c : location.copies) allocator_->Release(c.dnode, c.ring_pos);
 }
 
 awaitable<Status> DataPlane::WriteCopy(std::string dnode, uint64_t offset, dnode::BlockId id,
@@ -174,19 +100,20 @@ awaitable<Result<ChunkLocation>> DataPlane::WriteChunk(std::string data) {
   size_t start = loc.id.owner % active.size();
   size_t next = 0;
   Status last;
-  auto reserve = [&](const std::string& dnode) -> std::optional<uint64_t> {
-    auto offset = allocator_->Reserve(dnode, footprint);
-    if (!offset.ok()) {
-      last = offset.status();
+  auto reserve = [&](const std::string& dnode) -> std::optional<BufferCopy> {
+    auto copy = allocator_->Reserve(dnode, footprint);
+    if (!copy.ok()) {
+      last = copy.status();
       return std::nullopt;
     }
-    return *offset;
+    return *copy;
   };
-  auto record = [&](const std::string& dnode, uint64_t offset, const Status& s) {
+  auto record = [&](const BufferCopy& copy, const Status& s) {
     if (s.ok()) {
-      loc.copies.push_back(BufferCopy{dnode, kScmDrive, offset});
+      loc.copies.push_back(copy);
     } else {
-      LOG_WARN("write to {} failed, trying another DNode: {}", dnode, s.ToString());
+      LOG_WARN("write to {} failed, trying another DNode: {}", copy.dnode, s.ToString());
+      allocator_->Release(copy.dnode, copy.ring_pos);
       last = s;
     }
   };
@@ -194,19 +121,22 @@ awaitable<Result<ChunkLocation>> DataPlane::WriteChunk(std::string data) {
     const std::string& a = active[start % active.size()];
     const std::string& b = active[(start + 1) % active.size()];
     next = 2;
-    auto offset_a = reserve(a);
-    auto offset_b = reserve(b);
-    if (offset_a && offset_b) {
+    auto copy_a = reserve(a);
+    auto copy_b = reserve(b);
+    if (copy_a && copy_b) {
       using namespace asio::experimental::awaitable_operators;
       // Named locals, not temporaries, inside co_await: GCC 12 mishandles the latter.
-      awaitable<Status> write_a = WriteCopy(a, *offset_a, loc.id, data);
-      awaitable<Status> write_b = WriteCopy(b, *offset_b, loc.id, data);
+      awaitable<Status> write_a = WriteCopy(a, copy_a->offset, loc.id, data);
+      awaitable<Status> write_b = WriteCopy(b, copy_b->offset, loc.id, data);
       auto both = std::move(write_a) && std::move(write_b);
       auto [sa, sb] = co_await std::move(both);
-      record(a, *offset_a, sa);
-      record(b, *offset_b, sb);
+      record(*copy_a, sa);
+      record(*copy_b, sb);
     } else {
-      next = 0;  // reserve failed for one: fall back to trying DNodes one by one
+      // Reserve failed for one: fall back to trying DNodes one by one.
+      if (copy_a) allocator_->Release(a, copy_a->ring_pos);
+      if (copy_b) allocator_->Release(b, copy_b->ring_pos);
+      next = 0;
     }
   }
   for (; next < active.size() && loc.copies.size() < static_cast<size_t>(copies_); ++next) {
@@ -214,12 +144,13 @@ awaitable<Result<ChunkLocation>> DataPlane::WriteChunk(std::string data) {
     bool have = false;
     for (const BufferCopy& c : loc.copies) have |= c.dnode == dnode;
     if (have) continue;
-    auto offset = reserve(dnode);
-    if (!offset) continue;
-    Status s = co_await WriteCopy(dnode, *offset, loc.id, data);
-    record(dnode, *offset, s);
+    auto copy = reserve(dnode);
+    if (!copy) continue;
+    Status s = co_await WriteCopy(dnode, copy->offset, loc.id, data);
+    record(*copy, s);
   }
   if (loc.copies.size() < static_cast<size_t>(copies_)) {
+    Release(loc);
     co_return last.ok() ? Unavailable("not enough DNodes took the write") : last;
   }
   co_return loc;
@@ -230,6 +161,14 @@ awaitable<Result<std::string>> DataPlane::ReadChunk(ChunkLocation location, uint
   if (offset > location.length || length > location.length - offset) {
     co_return InvalidArgument("read beyond the chunk");
   }
+  if (location.kind == LocationKind::kStripe) {
+    co_return co_await stripes_->Read(location.stripe, location.stripe_offset + offset, length);
+  }
+  co_return co_await ReadBuffered(location, offset, length);
+}
+
+awaitable<Result<std::string>> DataPlane::ReadBuffered(const ChunkLocation& location,
+                                                       uint64_t offset, uint64_t length) {
   Status last = Unavailable("no copy");
   // A second round after refreshing the cluster map: a DNode that restarted has a new address.
   for (int round = 0; round < 2; ++round) {

@@ -8,8 +8,9 @@
 // Reads try the copies in turn: a copy that is missing, corrupt or on a DNode that is down is
 // skipped, never served.
 //
-// Not built yet: migration of buffered data into erasure-coded stripes, and reuse of buffer
-// space (a full partition refuses writes with NoSpace).
+// Data in the buffer is moved into erasure-coded stripes by the Migrator (migrator.h), which
+// then releases its buffer space; large writes go to stripes directly (StripeStore). ReadChunk
+// reads either kind of location.
 //
 // Thread-safety: the CNode's loop thread only.
 #pragma once
@@ -25,80 +26,56 @@
 #include "control/messages.h"
 #include "dnode/block_client.h"
 #include "env/env.h"
-#include "meta/kv.h"
-#include "rpc/client.h"
+#include "estore/location.h"
+#include "estore/peers.h"
+#include "estore/stripes.h"
 
 namespace dase::estore {
 
-// One durable copy of a chunk.
-struct BufferCopy {
-  std::string dnode;
-  uint32_t drive = 0;  // SCM drive index
-  uint64_t offset = 0;
-};
-
-// Where a chunk lives: the string form is an extent's opaque `location`.
-struct ChunkLocation {
-  std::vector<BufferCopy> copies;
-  dnode::BlockId id;
-  uint32_t length = 0;
-};
-std::string EncodeLocation(const ChunkLocation& location);
-Result<ChunkLocation> DecodeLocation(std::string_view bytes);
-
-// Connections to the DNodes, kept in step with the VMS's cluster map.
-class DnodePeers {
- public:
-  explicit DnodePeers(asio::io_context& io) : io_(io) {}
-  void Update(const control::ClusterMap& map);
-  dnode::BlockClient* Client(const std::string& dnode);  // nullptr if not in the map
-  std::vector<std::string> Active() const;                // ACTIVE DNodes, by name
-  size_t size() const { return peers_.size(); }
-
- private:
-  struct Peer {
-    uint16_t port = 0;
-    bool active = false;
-    std::unique_ptr<rpc::Client> rpc;
-    std::unique_ptr<dnode::BlockClient> blocks;
-  };
-  asio::io_context& io_;
-  std::map<std::string, Peer> peers_;
-};
-
-// This CNode's partitions of the DNodes' write buffers; the next free offset of each lives in
-// the metadata store under b/h/<cnode>/<dnode>, advanced in batches.
+// This CNode's partitions of the DNodes' write buffers. Each partition is a ring: blocks are
+// placed one after the other at ever-growing ring positions (physical offset = partition start
+// + position mod partition size, a block never straddling the end), and space is in use from
+// the oldest block still held (Reserve, Track) to the newest. Migration releases blocks in
+// roughly the order they were written, so the ring's tail follows it.
+//
+// Nothing of the ring is persisted: at start the CNode Tracks every block its buffer index
+// still names (the committed ones not yet migrated); blocks written but never committed are
+// simply space the ring reuses.
 class BufferAllocator {
  public:
-  BufferAllocator(meta::Store* store, std::string cnode, int cnode_index, int cnode_count,
-                  uint64_t scm_data_bytes);
-  // A 4 KiB-aligned offset with `bytes` free for this CNode on `dnode`'s SCM drive 0.
-  Result<uint64_t> Reserve(const std::string& dnode, uint64_t bytes);
+  BufferAllocator(std::string cnode, int cnode_index, int cnode_count, uint64_t scm_data_bytes);
+  // A place for a block of `bytes` on `dnode`'s SCM drive 0 in this CNode's partition, held
+  // until Release; NoSpace when the partition has no room.
+  Result<BufferCopy> Reserve(const std::string& dnode, uint64_t bytes);
+  void Release(const std::string& dnode, uint64_t ring_pos);
+  // A block from before a restart that is still in use.
+  void Track(const std::string& dnode, uint64_t ring_pos, uint64_t bytes);
+  // Bytes held on the fullest DNode, and the partition size.
+  uint64_t HeldBytesMax() const;
+  uint64_t partition_bytes() const { return partition_bytes_; }
 
  private:
-  struct Range {
-    uint64_t next = 0;
-    uint64_t limit = 0;
+  struct Ring {
+    uint64_t head = 0;                 // next ring position to hand out
+    std::map<uint64_t, uint64_t> held;  // ring position → bytes
   };
-  meta::Store* store_;
   std::string cnode_;
   uint64_t partition_begin_;
   uint64_t partition_bytes_;
-  std::map<std::string, Range> ranges_;
+  std::map<std::string, Ring> rings_;
 };
-
-// Fetches the cluster map again (the peers may be behind the VMS's view).
-using MapRefresher = std::function<awaitable<Status>()>;
 
 class DataPlane {
  public:
-  DataPlane(env::Env* env, DnodePeers* peers, BufferAllocator* allocator, MapRefresher refresh,
-            int copies = 2)
-      : env_(env), peers_(peers), allocator_(allocator), refresh_(std::move(refresh)),
-        copies_(copies) {}
+  DataPlane(env::Env* env, DnodePeers* peers, BufferAllocator* allocator, StripeStore* stripes,
+            MapRefresher refresh, int copies = 2)
+      : env_(env), peers_(peers), allocator_(allocator), stripes_(stripes),
+        refresh_(std::move(refresh)), copies_(copies) {}
 
-  // Stores `data` (1 .. kMaxBlockPayloadBytes bytes) durably on `copies` DNodes.
+  // Stores `data` (1 .. kMaxBlockPayloadBytes bytes) durably in the write buffer of `copies`
+  // DNodes. Its buffer space stays held until Release (after a failed commit) or migration.
   awaitable<Result<ChunkLocation>> WriteChunk(std::string data);
+  void Release(const ChunkLocation& location);
   // `length` bytes from `offset` within the chunk.
   awaitable<Result<std::string>> ReadChunk(ChunkLocation location, uint64_t offset,
                                            uint64_t length);
@@ -108,7 +85,10 @@ class DataPlane {
                               const std::string& data);
   env::Env* env_;
   DnodePeers* peers_;
+  awaitable<Result<std::string>> ReadBuffered(const ChunkLocation& location, uint64_t offset,
+                                              uint64_t length);
   BufferAllocator* allocator_;
+  StripeStore* stripes_;
   MapRefresher refresh_;
   int copies_;
   int64_t last_refresh_us_ = 0;

@@ -12,6 +12,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -51,6 +52,9 @@ struct ReadDirPage {
   std::vector<DirEntry> entries;  // in byte order of names
   bool more = false;              // another page follows after entries.back().name
 };
+
+// Work of the data layer done inside a namespace transaction, given the file written.
+using CommitHook = std::function<Status(meta::Transaction&, const Inode&)>;
 
 // What a committed write displaced: extents (or parts of them) no longer referenced.
 struct WriteResult {
@@ -92,8 +96,11 @@ class Namespace {
                                       uint64_t size);
   // Creates the file `name` in `dir` if missing and sets its whole content, in one transaction:
   // a failed or interrupted put leaves nothing visible, and readers see old or new content.
+  // `hook` runs inside that transaction after the file is set, to commit the data layer's
+  // records of the new extents (buffer index, stripe members) with them.
   Result<WriteResult> PutFile(uint64_t dir, std::string_view name, const NewNode& node,
-                              const std::vector<Extent>& extents, uint64_t size);
+                              const std::vector<Extent>& extents, uint64_t size,
+                              const CommitHook& hook = {});
 
  private:
   Namespace(meta::Store* store, env::Env* env) : store_(store), env_(env) {}

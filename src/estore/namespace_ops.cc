@@ -211,7 +211,8 @@ Result<WriteResult> Namespace::ReplaceContents(uint64_t ino, const std::vector<E
 }
 
 Result<WriteResult> Namespace::PutFile(uint64_t dir, std::string_view name, const NewNode& node,
-                                       const std::vector<Extent>& extents, uint64_t size) {
+                                       const std::vector<Extent>& extents, uint64_t size,
+                                       const CommitHook& hook) {
   RETURN_IF_ERROR(ValidateName(name));
   RETURN_IF_ERROR(CheckContents(extents, size));
   ASSIGN_OR_RETURN(uint64_t ino, AllocateInode());
@@ -232,6 +233,7 @@ Result<WriteResult> Namespace::PutFile(uint64_t dir, std::string_view name, cons
       used = true;
     }
     ASSIGN_OR_RETURN(result.displaced, SetContents(txn, result.inode, extents, size, now));
+    if (hook) RETURN_IF_ERROR(hook(txn, result.inode));
     return Status::Ok();
   }));
   if (!used) next_ino_ = ino;  // not consumed: hand it out again

@@ -1,6 +1,9 @@
 // EstoreService: a CNode's element-store RPC methods (kEstorePut/Get/List/Remove), which the
 // `dase estore` command line calls. Whole-object operations: put replaces a file atomically
-// (data durable on two DNodes first, then one metadata transaction), get reads it back.
+// (data durable first, then one metadata transaction), get reads it back. Objects of at least
+// kStripeDirectBytes go straight to erasure-coded stripes (one copy plus parity instead of two
+// buffer copies and a later migration); smaller ones go to the write buffer, which the
+// Migrator moves into stripes in the background.
 //
 // Wire format (common/coding.h): requests and replies are documented in
 // docs/formats/estore.md. Objects are limited to kObjectBytesMax here; ranged I/O arrives with
@@ -11,6 +14,7 @@
 
 #include "common/asio.h"
 #include "estore/data_plane.h"
+#include "estore/migrator.h"
 #include "estore/namespace.h"
 #include "rpc/server.h"
 
@@ -19,6 +23,7 @@ namespace dase::estore {
 inline constexpr uint64_t kObjectBytesMax = 48ull << 20;
 inline constexpr size_t kPathBytesMax = 4096;
 inline constexpr uint32_t kListMax = 1000;
+inline constexpr uint64_t kStripeDirectBytes = 512 << 10;
 
 struct ListEntry {
   std::string name;
@@ -28,7 +33,8 @@ struct ListEntry {
 
 class EstoreService {
  public:
-  EstoreService(Namespace* ns, DataPlane* data) : ns_(ns), data_(data) {}
+  EstoreService(Namespace* ns, DataPlane* data, StripeStore* stripes, Migrator* migrator)
+      : ns_(ns), data_(data), stripes_(stripes), migrator_(migrator) {}
   void Register(rpc::Server& server);
 
   awaitable<Result<uint64_t>> Put(std::string path, std::string data);
@@ -37,8 +43,18 @@ class EstoreService {
   Status Remove(const std::string& path);
 
  private:
+  // Writes `data` to stripes; extents and the commit hook that seals them. Nothing on error.
+  awaitable<Result<std::vector<StripeRecord>>> WriteStriped(const std::string& data,
+                                                             std::vector<Extent>* extents);
+  awaitable<Result<std::vector<ChunkLocation>>> WriteBuffered(const std::string& data,
+                                                              std::vector<Extent>* extents);
+  void FreeStripes(const std::vector<StripeRecord>& stripes);
+  awaitable<Result<std::string>> ReadOnce(const std::string& path);
+
   Namespace* ns_;
   DataPlane* data_;
+  StripeStore* stripes_;
+  Migrator* migrator_;
 };
 
 // Client-side encodings of the requests and replies.

@@ -11,6 +11,7 @@
 #include "control/messages.h"
 #include "dnode/block_service.h"
 #include "estore/data_plane.h"
+#include "estore/migrator.h"
 #include "estore/namespace.h"
 #include "estore/service.h"
 #include "meta/sqlite_store.h"
@@ -18,6 +19,7 @@
 #include "rpc/client.h"
 #include "rpc/methods.h"
 #include "rpc/server.h"
+#include "rpc/spawn.h"
 
 namespace dase::node {
 namespace {
@@ -51,6 +53,7 @@ class NodeProcess {
       if (ec) return;
       LOG_INFO("signal {}: stopping", sig);
       stopping_ = true;
+      if (migrator_ != nullptr) migrator_->Stop();
       tick_.cancel();
     });
     asio::co_spawn(io_, Loop(), asio::detached);
@@ -142,12 +145,23 @@ class NodeProcess {
     int index = std::atoi(name_.substr(name_.rfind('-') + 1).c_str()) - 1;
     if (index < 0 || index >= config_.cnodes) co_return InvalidArgument("bad cnode name " + name_);
     uint64_t scm_data = static_cast<uint64_t>(config_.scm_bytes) - dnode::kDriveHeaderBytes;
-    allocator_ = std::make_unique<estore::BufferAllocator>(store_.get(), name_, index,
-                                                           config_.cnodes, scm_data);
-    data_ = std::make_unique<estore::DataPlane>(env_, peers_.get(), allocator_.get(),
+    allocator_ = std::make_unique<estore::BufferAllocator>(name_, index, config_.cnodes, scm_data);
+    estore::StripeStoreOptions stripe_options;
+    stripe_options.cnode = name_;
+    stripe_options.ssd_drives = config_.ssd_drives;
+    stripe_options.ssd_data_bytes = static_cast<uint64_t>(config_.ssd_bytes) - dnode::kDriveHeaderBytes;
+    stripes_ = std::make_unique<estore::StripeStore>(env_, store_.get(), peers_.get(), stripe_options);
+    data_ = std::make_unique<estore::DataPlane>(env_, peers_.get(), allocator_.get(), stripes_.get(),
                                                 [this] { return RefreshMap(); });
-    estore_ = std::make_unique<estore::EstoreService>(namespace_.get(), data_.get());
+    estore::MigratorOptions migrator_options;
+    migrator_options.cnode = name_;
+    migrator_ = std::make_unique<estore::Migrator>(io_, env_, store_.get(), data_.get(),
+                                                   stripes_.get(), allocator_.get(), migrator_options);
+    CO_RETURN_IF_ERROR(migrator_->Start());
+    estore_ = std::make_unique<estore::EstoreService>(namespace_.get(), data_.get(), stripes_.get(),
+                                                      migrator_.get());
     estore_->Register(rpc_server_);
+    rpc::Spawn(io_, migrator_->Run(), "migrator");
     co_return Status::Ok();
   }
 
@@ -210,7 +224,9 @@ class NodeProcess {
   std::unique_ptr<estore::Namespace> namespace_;
   std::unique_ptr<estore::DnodePeers> peers_;
   std::unique_ptr<estore::BufferAllocator> allocator_;
+  std::unique_ptr<estore::StripeStore> stripes_;
   std::unique_ptr<estore::DataPlane> data_;
+  std::unique_ptr<estore::Migrator> migrator_;
   std::unique_ptr<estore::EstoreService> estore_;
   uint16_t rpc_port_ = 0;
   bool registered_ = false;

@@ -26,11 +26,17 @@ using namespace std::chrono_literals;
     ADD_FAILURE() << "CO_ASSERT_TRUE(" #cond ") failed"; \
     co_return;                                           \
   }
-#define CO_ASSERT_OK(result)                                              \
-  if (!(result).ok()) {                                                   \
-    ADD_FAILURE() << #result " failed: " << (result).status().ToString(); \
-    co_return;                                                            \
+#define CO_ASSERT_OK(result)                                                  \
+  if (::dase::Status dase_s_ = ::dase::rpc::testutil::StatusOf(result); !dase_s_.ok()) { \
+    ADD_FAILURE() << #result " failed: " << dase_s_.ToString();               \
+    co_return;                                                                \
   }
+
+inline Status StatusOf(const Status& s) { return s; }
+template <typename T>
+Status StatusOf(const Result<T>& r) {
+  return r.ok() ? Status::Ok() : r.status();
+}
 
 inline awaitable<void> Sleep(milliseconds d) {
   asio::steady_timer t(co_await asio::this_coro::executor, d);

@@ -1,0 +1,149 @@
+// A whole element store in one process for tests: `dnodes` DNodes (BlockService behind real
+// loopback RPC servers, small drives in a temp directory), the SQLite metadata store, and one
+// CNode's namespace, data plane, stripes, migrator and service, all on the test's io_context.
+// Test-only.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "dnode/block_service.h"
+#include "dnode/dnode_test_util.h"
+#include "estore/data_plane.h"
+#include "estore/migrator.h"
+#include "estore/namespace.h"
+#include "estore/service.h"
+#include "meta/sqlite_store.h"
+#include "rpc/test_util.h"
+
+namespace dase::estore::testutil {
+
+inline constexpr char kClusterGuid[] = "guid-estore-test";
+
+struct Sizes {
+  uint64_t scm_bytes = 8 << 20;
+  uint32_t ssd_count = 4;
+  uint64_t ssd_bytes = 24 << 20;
+};
+
+class EstoreTest : public rpc::testutil::RpcTest {
+ protected:
+  struct Dnode {
+    std::string name;
+    std::unique_ptr<dnode::BlockService> service;
+    std::unique_ptr<rpc::Server> server;
+  };
+
+  void StartCluster(int dnodes, Sizes sizes = {}) {
+    sizes_ = sizes;
+    for (int i = 1; i <= dnodes; ++i) {
+      dnodes_.push_back(Dnode{"dnode-" + std::to_string(i), nullptr, nullptr});
+      StartDnode(i - 1);
+    }
+    auto store = meta::SqliteStore::Open(env_, dir_.path() + "/meta/meta.db");
+    ASSERT_TRUE(store.ok()) << store.status().ToString();
+    store_ = std::move(store).value();
+    OpenCnode();
+  }
+
+  // (Re)creates the CNode's objects, as a restarted CNode process would.
+  void OpenCnode() {
+    service_.reset();
+    migrator_.reset();
+    data_.reset();
+    stripes_.reset();
+    allocator_.reset();
+    peers_.reset();
+    ns_.reset();
+    auto ns = Namespace::Open(store_.get(), env_);
+    ASSERT_TRUE(ns.ok()) << ns.status().ToString();
+    ns_ = std::move(ns).value();
+    peers_ = std::make_unique<DnodePeers>(io_);
+    UpdateMap();
+    allocator_ = std::make_unique<BufferAllocator>("cnode-1", 0, 1,
+                                                   sizes_.scm_bytes - dnode::kDriveHeaderBytes);
+    StripeStoreOptions so;
+    so.cnode = "cnode-1";
+    so.ssd_drives = static_cast<int>(sizes_.ssd_count);
+    so.ssd_data_bytes = sizes_.ssd_bytes - dnode::kDriveHeaderBytes;
+    stripes_ = std::make_unique<StripeStore>(env_, store_.get(), peers_.get(), so);
+    data_ = std::make_unique<DataPlane>(env_, peers_.get(), allocator_.get(), stripes_.get(),
+                                        []() -> awaitable<Status> { co_return Status::Ok(); });
+    MigratorOptions mo;
+    mo.cnode = "cnode-1";
+    migrator_ = std::make_unique<Migrator>(io_, env_, store_.get(), data_.get(), stripes_.get(),
+                                           allocator_.get(), mo);
+    ASSERT_TRUE(migrator_->Start().ok());
+    service_ = std::make_unique<EstoreService>(ns_.get(), data_.get(), stripes_.get(),
+                                               migrator_.get());
+  }
+
+  void StartDnode(size_t i) {
+    Dnode& d = dnodes_[i];
+    dnode::DnodeOptions o;
+    o.node_dir = dir_.path() + "/" + d.name;
+    o.dnode_name = d.name;
+    o.cluster_guid = kClusterGuid;
+    o.drives = dnode::DriveOptions{.scm_count = 1, .scm_bytes = sizes_.scm_bytes,
+                                   .ssd_count = sizes_.ssd_count, .ssd_bytes = sizes_.ssd_bytes};
+    auto service = dnode::BlockService::Open(io_, env_, o);
+    ASSERT_TRUE(service.ok()) << service.status().ToString();
+    d.service = std::move(service).value();
+    d.server = StartServer();
+    d.service->Register(*d.server);
+  }
+
+  // Takes DNode i away (its port then refuses connections) and tells the CNode.
+  void StopDnode(size_t i) {
+    dnodes_[i].server.reset();
+    dnodes_[i].service.reset();
+    UpdateMap();
+  }
+
+  void UpdateMap() {
+    control::ClusterMap map;
+    map.version = ++map_version_;
+    for (const Dnode& d : dnodes_) {
+      bool up = d.server != nullptr;
+      map.nodes.push_back(control::MapNode{d.name, "dnode", up ? "ACTIVE" : "INACTIVE",
+                                           up ? d.server->port() : uint16_t{1}});
+    }
+    peers_->Update(map);
+  }
+
+  std::string DrivePath(size_t dnode_index, const std::string& drive) const {
+    return dir_.path() + "/" + dnodes_[dnode_index].name + "/drives/" + drive;
+  }
+
+  // The stripe location of the first extent of `path` (fails the test if it is buffered).
+  Result<StripeRecord> StripeOf(const std::string& path) {
+    ASSIGN_OR_RETURN(Inode inode, ns_->Resolve(path));
+    ASSIGN_OR_RETURN(auto extents, ns_->Extents(inode.ino, 0, inode.size));
+    if (extents.empty()) return NotFound("no extents");
+    ASSIGN_OR_RETURN(ChunkLocation loc, DecodeLocation(extents[0].location));
+    if (loc.kind != LocationKind::kStripe) return FailedPrecondition(path + " is buffered");
+    ASSIGN_OR_RETURN(auto txn, store_->Begin());
+    ASSIGN_OR_RETURN(auto raw, txn->Get(StripeKey(loc.stripe)));
+    if (!raw) return NotFound("no stripe record");
+    return DecodeStripeRecord(loc.stripe, *raw);
+  }
+
+  env::Env* env_ = env::Env::Default();
+  dnode::testutil::TempDir dir_;
+  Sizes sizes_;
+  int64_t map_version_ = 0;
+  std::vector<Dnode> dnodes_;
+  std::unique_ptr<meta::SqliteStore> store_;
+  std::unique_ptr<Namespace> ns_;
+  std::unique_ptr<DnodePeers> peers_;
+  std::unique_ptr<BufferAllocator> allocator_;
+  std::unique_ptr<StripeStore> stripes_;
+  std::unique_ptr<DataPlane> data_;
+  std::unique_ptr<Migrator> migrator_;
+  std::unique_ptr<EstoreService> service_;
+};
+
+}  // namespace dase::estore::testutil

@@ -1,0 +1,490 @@
+#include "estore/stripes.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+#include "common/await_all.h"
+#include "common/coding.h"
+#include "common/log.h"
+#include "dnode/messages.h"
+#include "estore/keys.h"
+#include "estore/location.h"
+#include "estore/namespace_txn.h"
+
+namespace dase::estore {
+namespace {
+
+constexpr uint8_t kRecordVersion = 1;
+constexpr uint64_t kBlockVersion = 1;  // stripe numbers are never reused
+constexpr char kNextStripeKey[] = "s/n";
+constexpr size_t kScanPage = 4096;
+constexpr size_t kRecordsCached = 4096;
+
+// Every chunk takes one slot of this size, whatever its length: free slots are interchangeable.
+const uint64_t kSlotBytes = dnode::BlockFootprint(ec::kChunkBytesDefault);
+
+std::string DriveSuffix(const std::string& dnode, uint32_t drive) {
+  std::string k = dnode;
+  k.push_back('/');
+  AppendBigEndian64(&k, drive);
+  return k;
+}
+std::string HighWaterKey(const std::string& dnode, uint32_t drive) {
+  return "s/h/" + DriveSuffix(dnode, drive);
+}
+std::string FreePrefix(const std::string& dnode, uint32_t drive) {
+  return "s/f/" + DriveSuffix(dnode, drive) + "/";
+}
+std::string MemberPrefix(uint64_t number) {
+  std::string k = "s/m/";
+  AppendBigEndian64(&k, number);
+  return k;
+}
+std::string MemberKey(uint64_t number, uint64_t ino, uint64_t file_offset) {
+  std::string k = MemberPrefix(number);
+  AppendBigEndian64(&k, ino);
+  AppendBigEndian64(&k, file_offset);
+  return k;
+}
+
+Result<uint64_t> GetCounter(meta::Transaction& txn, std::string_view key, uint64_t initial) {
+  ASSIGN_OR_RETURN(auto raw, txn.Get(key));
+  if (!raw) return initial;
+  Reader r(*raw);
+  return r.GetU64();
+}
+void PutCounter(meta::Transaction& txn, std::string_view key, uint64_t value) {
+  Writer w;
+  w.PutU64(value);
+  txn.Put(key, std::move(w).Release());
+}
+
+// Takes a free slot on the drive, or the next never-used one.
+Result<uint64_t> TakeSlot(meta::Transaction& txn, const std::string& dnode, uint32_t drive,
+                          uint64_t data_bytes) {
+  std::string prefix = FreePrefix(dnode, drive);
+  ASSIGN_OR_RETURN(auto free, txn.Scan(prefix, meta::PrefixEnd(prefix), 1));
+  if (!free.empty()) {
+    txn.Delete(free[0].key);
+    return ReadBigEndian64(std::string_view(free[0].key).substr(prefix.size()));
+  }
+  std::string hw = HighWaterKey(dnode, drive);
+  ASSIGN_OR_RETURN(uint64_t next, GetCounter(txn, hw, 0));
+  if (next + kSlotBytes > data_bytes) {
+    return NoSpace(fmt::format("SSD drive {}/ssd-{} is full", dnode, drive));
+  }
+  PutCounter(txn, hw, next + kSlotBytes);
+  return next;
+}
+
+// Drops every key under `prefix`, a page at a time.
+Status DeleteRange(meta::Transaction& txn, const std::string& prefix) {
+  while (true) {
+    ASSIGN_OR_RETURN(auto rows, txn.Scan(prefix, meta::PrefixEnd(prefix), kScanPage));
+    for (const auto& kv : rows) txn.Delete(kv.key);
+    if (rows.size() < kScanPage) return Status::Ok();
+  }
+}
+
+// True if an extent of `ino` within [offset, offset + length) lies in stripe `number`.
+Result<bool> Referenced(meta::Transaction& txn, uint64_t number, const StripeMember& m) {
+  ASSIGN_OR_RETURN(auto extents, internal::ScanExtents(txn, m.ino, m.file_offset,
+                                                       m.file_offset + m.length));
+  for (const Extent& e : extents) {
+    if (e.offset < m.file_offset) continue;  // began before this member: not from it
+    auto loc = DecodeLocation(e.location);
+    if (loc.ok() && loc->kind == LocationKind::kStripe && loc->stripe == number) return true;
+  }
+  return false;
+}
+
+dnode::BlockId ChunkId(uint64_t number, int index) {
+  return dnode::BlockId{number, static_cast<uint32_t>(index), kBlockVersion};
+}
+
+}  // namespace
+
+std::string StripeKey(uint64_t number) {
+  std::string k = "s/r/";
+  AppendBigEndian64(&k, number);
+  return k;
+}
+
+std::string EncodeStripeRecord(const StripeRecord& record) {
+  Writer w;
+  w.PutU8(kRecordVersion);
+  w.PutU8(static_cast<uint8_t>(record.state));
+  w.PutVarint64(static_cast<uint64_t>(record.geometry.k));
+  w.PutVarint64(static_cast<uint64_t>(record.geometry.m));
+  w.PutVarint64(record.geometry.chunk_bytes);
+  w.PutString(record.writer);
+  w.PutU64(static_cast<uint64_t>(record.created_us));
+  w.PutVarint64(record.chunks.size());
+  for (const StripeChunk& c : record.chunks) {
+    w.PutString(c.dnode);
+    w.PutVarint64(c.drive);
+    w.PutVarint64(c.offset);
+  }
+  return std::move(w).Release();
+}
+
+Result<StripeRecord> DecodeStripeRecord(uint64_t number, std::string_view bytes) {
+  Reader r(bytes);
+  ASSIGN_OR_RETURN(uint8_t version, r.GetU8());
+  if (version != kRecordVersion) return Corruption(fmt::format("stripe record version {}", version));
+  StripeRecord rec;
+  rec.number = number;
+  ASSIGN_OR_RETURN(uint8_t state, r.GetU8());
+  if (state != static_cast<uint8_t>(StripeState::kPending) &&
+      state != static_cast<uint8_t>(StripeState::kSealed)) {
+    return Corruption(fmt::format("stripe {} in unknown state {}", number, state));
+  }
+  rec.state = static_cast<StripeState>(state);
+  ASSIGN_OR_RETURN(uint64_t k, r.GetVarint64());
+  ASSIGN_OR_RETURN(uint64_t m, r.GetVarint64());
+  ASSIGN_OR_RETURN(uint64_t chunk_bytes, r.GetVarint64());
+  if (k < 1 || k > ec::ReedSolomon::kDataChunksMax || m < 1 ||
+      m > ec::ReedSolomon::kParityChunksMax || chunk_bytes == 0 ||
+      chunk_bytes > ec::kChunkBytesDefault) {
+    return Corruption(fmt::format("stripe {} has geometry {}+{} x {}", number, k, m, chunk_bytes));
+  }
+  rec.geometry = ec::Geometry{static_cast<int>(k), static_cast<int>(m),
+                              static_cast<uint32_t>(chunk_bytes)};
+  ASSIGN_OR_RETURN(rec.writer, r.GetString(dnode::kMaxDnodeNameBytes));
+  ASSIGN_OR_RETURN(uint64_t created, r.GetU64());
+  rec.created_us = static_cast<int64_t>(created);
+  ASSIGN_OR_RETURN(uint64_t count, r.GetVarint64());
+  if (count != k + m) return Corruption(fmt::format("stripe {} lists {} chunks", number, count));
+  for (uint64_t i = 0; i < count; ++i) {
+    StripeChunk c;
+    ASSIGN_OR_RETURN(c.dnode, r.GetString(dnode::kMaxDnodeNameBytes));
+    ASSIGN_OR_RETURN(uint64_t drive, r.GetVarint64());
+    ASSIGN_OR_RETURN(c.offset, r.GetVarint64());
+    if (drive >= dnode::kMaxDrives) return Corruption("stripe chunk on a bad drive");
+    c.drive = static_cast<uint32_t>(drive);
+    rec.chunks.push_back(std::move(c));
+  }
+  RETURN_IF_ERROR(r.ExpectEnd());
+  return rec;
+}
+
+uint64_t StripeStore::CapacityNow() const {
+  auto g = ec::ChooseGeometry(static_cast<int>(peers_->Active().size()), options_.ssd_drives);
+  return g.ok() ? g->data_bytes() : 0;
+}
+
+Result<StripeRecord> StripeStore::Reserve(const ec::Geometry& g,
+                                          const std::vector<std::string>& dnodes) {
+  StripeRecord rec;
+  RETURN_IF_ERROR(store_->RunTransaction([&](meta::Transaction& txn) -> Status {
+    ASSIGN_OR_RETURN(uint64_t number, GetCounter(txn, kNextStripeKey, 1));
+    rec = StripeRecord{};
+    rec.number = number;
+    rec.geometry = g;
+    rec.writer = options_.cnode;
+    rec.created_us = env_->NowMicros();
+    int d = static_cast<int>(dnodes.size());
+    for (const ec::Placement& p : ec::PlaceStripe(g, d, options_.ssd_drives, number)) {
+      const std::string& dnode = dnodes[static_cast<size_t>(p.dnode)];
+      uint32_t drive = static_cast<uint32_t>(p.drive);
+      ASSIGN_OR_RETURN(uint64_t offset, TakeSlot(txn, dnode, drive, options_.ssd_data_bytes));
+      rec.chunks.push_back(StripeChunk{dnode, drive, offset});
+    }
+    PutCounter(txn, kNextStripeKey, number + 1);
+    txn.Put(StripeKey(number), EncodeStripeRecord(rec));
+    return Status::Ok();
+  }));
+  return rec;
+}
+
+Result<const ec::ReedSolomon*> StripeStore::Code(const ec::Geometry& g) {
+  auto& code = codes_[{g.k, g.m}];
+  if (code == nullptr) {
+    ASSIGN_OR_RETURN(code, ec::ReedSolomon::Create(g.k, g.m));
+  }
+  return code.get();
+}
+
+awaitable<Result<StripeRecord>> StripeStore::Write(std::string data) {
+  std::vector<std::string> dnodes = peers_->Active();
+  CO_ASSIGN_OR_RETURN(ec::Geometry g, ec::ChooseGeometry(static_cast<int>(dnodes.size()),
+                                                         options_.ssd_drives));
+  if (data.empty() || data.size() > g.data_bytes()) {
+    co_return InvalidArgument(fmt::format("{} bytes do not fit a {}+{} stripe", data.size(), g.k, g.m));
+  }
+  // The smallest 4 KiB multiple that holds the data in k chunks.
+  uint64_t k = static_cast<uint64_t>(g.k);
+  uint64_t per_chunk = (data.size() + k - 1) / k;
+  per_chunk = (per_chunk + dnode::kBlockAlignBytes - 1) / dnode::kBlockAlignBytes * dnode::kBlockAlignBytes;
+  g.chunk_bytes = static_cast<uint32_t>(std::min<uint64_t>(per_chunk, ec::kChunkBytesDefault));
+  CO_ASSIGN_OR_RETURN(const ec::ReedSolomon* code, Code(g));
+  CO_ASSIGN_OR_RETURN(StripeRecord rec, Reserve(g, dnodes));
+
+  size_t cb = g.chunk_bytes;
+  data.resize(cb * static_cast<size_t>(g.width()), '\0');  // zero padding, then parity
+  std::vector<const uint8_t*> sources;
+  std::vector<uint8_t*> parity;
+  auto* base = reinterpret_cast<uint8_t*>(data.data());
+  for (int i = 0; i < g.k; ++i) sources.push_back(base + static_cast<size_t>(i) * cb);
+  for (int i = g.k; i < g.width(); ++i) parity.push_back(base + static_cast<size_t>(i) * cb);
+  code->Encode(sources, parity, cb);
+
+  std::vector<awaitable<Status>> writes;
+  for (int i = 0; i < g.width(); ++i) {
+    const StripeChunk& c = rec.chunks[static_cast<size_t>(i)];
+    std::string_view payload(data.data() + static_cast<size_t>(i) * cb, cb);
+    writes.push_back([](DnodePeers* peers, StripeChunk chunk, dnode::BlockId id,
+                        std::string_view bytes) -> awaitable<Status> {
+      dnode::BlockClient* client = peers->Client(chunk.dnode);
+      if (client == nullptr) co_return Unavailable(chunk.dnode + " is not reachable");
+      dnode::DriveRef drive{dnode::DriveKind::kSsd, chunk.drive};
+      co_return co_await client->Write(drive, chunk.offset, id, bytes, dnode::Durability::kSync);
+    }(peers_, c, ChunkId(rec.number, i), payload));
+  }
+  std::vector<Status> written = co_await AwaitAll(std::move(writes));
+  for (size_t i = 0; i < written.size(); ++i) {
+    if (written[i].ok()) continue;
+    Status freed = FreeUnused({rec});
+    if (!freed.ok()) LOG_WARN("cannot free stripe {}: {}", rec.number, freed.ToString());
+    co_return Status(written[i].code(), fmt::format("stripe {} chunk {} on {}: {}", rec.number, i,
+                                                    rec.chunks[i].dnode, written[i].message()));
+  }
+  co_return rec;
+}
+
+void StripeStore::Seal(meta::Transaction& txn, StripeRecord record,
+                       const std::vector<StripeMember>& members) {
+  record.state = StripeState::kSealed;
+  txn.Put(StripeKey(record.number), EncodeStripeRecord(record));
+  // Two members may start at the same file offset (an older chunk partly overwritten by a
+  // newer one, both still live): one key keeps the longer range, which covers both.
+  std::map<std::pair<uint64_t, uint64_t>, uint64_t> merged;
+  for (const StripeMember& m : members) {
+    uint64_t& length = merged[{m.ino, m.file_offset}];
+    length = std::max(length, m.length);
+  }
+  for (const auto& [key, length] : merged) {
+    Writer w;
+    w.PutVarint64(length);
+    txn.Put(MemberKey(record.number, key.first, key.second), std::move(w).Release());
+  }
+}
+
+Status StripeStore::Free(meta::Transaction& txn, const StripeRecord& record) {
+  txn.Delete(StripeKey(record.number));
+  RETURN_IF_ERROR(DeleteRange(txn, MemberPrefix(record.number)));
+  for (const StripeChunk& c : record.chunks) {
+    std::string key = FreePrefix(c.dnode, c.drive);
+    AppendBigEndian64(&key, c.offset);
+    txn.Put(key, "");
+  }
+  return Status::Ok();
+}
+
+Result<StripeRecord> StripeStore::Record(uint64_t number) {
+  if (auto it = records_.find(number); it != records_.end()) return it->second;
+  std::unique_ptr<meta::Transaction> txn;
+  ASSIGN_OR_RETURN(txn, store_->Begin());
+  ASSIGN_OR_RETURN(auto raw, txn->Get(StripeKey(number)));
+  if (!raw) return NotFound(fmt::format("no stripe {}", number));
+  ASSIGN_OR_RETURN(StripeRecord rec, DecodeStripeRecord(number, *raw));
+  if (rec.state == StripeState::kSealed) {
+    if (records_.size() >= kRecordsCached) records_.clear();
+    records_.emplace(number, rec);
+  }
+  return rec;
+}
+
+awaitable<Result<std::string>> StripeStore::ReadChunk(const StripeRecord& record, int index) {
+  const StripeChunk& c = record.chunks[static_cast<size_t>(index)];
+  dnode::BlockClient* client = peers_->Client(c.dnode);
+  if (client == nullptr) co_return Unavailable(c.dnode + " is not in the cluster map");
+  dnode::DriveRef drive{dnode::DriveKind::kSsd, c.drive};
+  co_return co_await client->Read(drive, c.offset, ChunkId(record.number, index),
+                                  record.geometry.chunk_bytes);
+}
+
+awaitable<Result<std::string>> StripeStore::Read(uint64_t number, uint64_t offset,
+                                                 uint64_t length) {
+  CO_ASSIGN_OR_RETURN(StripeRecord rec, Record(number));
+  const ec::Geometry& g = rec.geometry;
+  if (length == 0 || offset > g.data_bytes() || length > g.data_bytes() - offset) {
+    co_return InvalidArgument(fmt::format("read beyond stripe {}", number));
+  }
+  size_t cb = g.chunk_bytes;
+  int first = static_cast<int>(offset / cb);
+  int last = static_cast<int>((offset + length - 1) / cb);
+  std::vector<std::optional<std::string>> chunks(static_cast<size_t>(g.width()));
+  auto fetch = [&](std::vector<int> indices) -> awaitable<Status> {
+    std::vector<awaitable<Result<std::string>>> reads;
+    for (int i : indices) reads.push_back(ReadChunk(rec, i));
+    std::vector<Result<std::string>> got = co_await AwaitAll(std::move(reads));
+    Status last_error;
+    for (size_t j = 0; j < got.size(); ++j) {
+      int i = indices[j];
+      if (got[j].ok()) {
+        chunks[static_cast<size_t>(i)] = std::move(got[j]).value();
+      } else {
+        LOG_WARN("stripe {} chunk {} on {} unreadable: {}", number, i,
+                 rec.chunks[static_cast<size_t>(i)].dnode, got[j].status().ToString());
+        last_error = got[j].status();
+      }
+    }
+    co_return last_error;
+  };
+  std::vector<int> wanted;
+  for (int i = first; i <= last; ++i) wanted.push_back(i);
+  Status direct = co_await fetch(wanted);
+  if (!direct.ok()) {
+    // Degraded: read every other chunk and rebuild the missing ones from any k of them.
+    std::vector<int> others;
+    for (int i = 0; i < g.width(); ++i) {
+      if (i < first || i > last) others.push_back(i);
+    }
+    co_await fetch(others);
+    std::vector<bool> present_flags;
+    std::vector<uint8_t*> buffers;
+    int present = 0;
+    for (auto& c : chunks) {
+      bool ok = c.has_value();
+      present += ok ? 1 : 0;
+      if (!ok) c.emplace(cb, '\0');
+      present_flags.push_back(ok);
+      buffers.push_back(reinterpret_cast<uint8_t*>(c->data()));
+    }
+    if (present < g.k) {
+      co_return Status(direct.code(),
+                       fmt::format("stripe {}: only {} of {} chunks readable, {} needed ({})",
+                                   number, present, g.width(), g.k, direct.message()));
+    }
+    CO_ASSIGN_OR_RETURN(const ec::ReedSolomon* code, Code(g));
+    std::unique_ptr<bool[]> flags(new bool[present_flags.size()]);
+    for (size_t i = 0; i < present_flags.size(); ++i) flags[i] = present_flags[i];
+    CO_RETURN_IF_ERROR(code->Reconstruct(buffers, std::span<const bool>(flags.get(), present_flags.size()), cb));
+  }
+  std::string out;
+  out.reserve(length);
+  for (int i = first; i <= last; ++i) {
+    uint64_t chunk_begin = static_cast<uint64_t>(i) * cb;
+    uint64_t from = std::max(offset, chunk_begin) - chunk_begin;
+    uint64_t to = std::min(offset + length, chunk_begin + cb) - chunk_begin;
+    out.append(*chunks[static_cast<size_t>(i)], from, to - from);
+  }
+  co_return out;
+}
+
+Status StripeStore::FreeUnused(const std::vector<StripeRecord>& records) {
+  return store_->RunTransaction([&](meta::Transaction& txn) -> Status {
+    for (const StripeRecord& rec : records) RETURN_IF_ERROR(Free(txn, rec));
+    return Status::Ok();
+  });
+}
+
+Status StripeStore::FreePending() {
+  std::string from = "s/r/";
+  std::string end = meta::PrefixEnd(from);
+  uint64_t freed = 0;
+  while (true) {
+    std::vector<StripeRecord> mine;
+    bool more = false;
+    RETURN_IF_ERROR(store_->RunTransaction([&](meta::Transaction& txn) -> Status {
+      mine.clear();
+      ASSIGN_OR_RETURN(auto rows, txn.Scan(from, end, kScanPage));
+      more = rows.size() == kScanPage;
+      for (const auto& kv : rows) {
+        uint64_t number = ReadBigEndian64(std::string_view(kv.key).substr(4));
+        ASSIGN_OR_RETURN(StripeRecord rec, DecodeStripeRecord(number, kv.value));
+        if (rec.state == StripeState::kPending && rec.writer == options_.cnode) {
+          RETURN_IF_ERROR(Free(txn, rec));
+          mine.push_back(rec);
+        }
+      }
+      if (more) from = rows.back().key + '\0';
+      return Status::Ok();
+    }));
+    freed += mine.size();
+    if (!more) break;
+  }
+  if (freed > 0) LOG_INFO("freed {} stripes left pending by an earlier run", freed);
+  return Status::Ok();
+}
+
+Result<SweepResult> StripeStore::Sweep(uint64_t from, size_t max_stripes) {
+  SweepResult result;
+  std::vector<uint64_t> numbers;
+  {
+    ASSIGN_OR_RETURN(auto txn, store_->Begin());
+    ASSIGN_OR_RETURN(auto rows, txn->Scan(StripeKey(from), meta::PrefixEnd("s/r/"), max_stripes));
+    for (const auto& kv : rows) numbers.push_back(ReadBigEndian64(std::string_view(kv.key).substr(4)));
+    result.next = rows.size() == max_stripes && !numbers.empty() ? numbers.back() + 1 : 0;
+  }
+  for (uint64_t number : numbers) {
+    uint64_t dropped = 0;
+    bool freed = false;
+    RETURN_IF_ERROR(store_->RunTransaction([&](meta::Transaction& txn) -> Status {
+      dropped = 0;
+      freed = false;
+      ASSIGN_OR_RETURN(auto raw, txn.Get(StripeKey(number)));
+      if (!raw) return Status::Ok();
+      ASSIGN_OR_RETURN(StripeRecord rec, DecodeStripeRecord(number, *raw));
+      if (rec.state != StripeState::kSealed) return Status::Ok();
+      std::string prefix = MemberPrefix(number);
+      size_t live = 0;
+      std::string begin = prefix;
+      while (true) {
+        ASSIGN_OR_RETURN(auto rows, txn.Scan(begin, meta::PrefixEnd(prefix), kScanPage));
+        for (const auto& kv : rows) {
+          std::string_view key(kv.key);
+          Reader r(kv.value);
+          ASSIGN_OR_RETURN(uint64_t length, r.GetVarint64());
+          StripeMember m{ReadBigEndian64(key.substr(prefix.size())),
+                         ReadBigEndian64(key.substr(prefix.size() + 8)), length};
+          ASSIGN_OR_RETURN(bool referenced, Referenced(txn, number, m));
+          if (referenced) {
+            ++live;
+          } else {
+            txn.Delete(kv.key);
+            ++dropped;
+          }
+        }
+        if (rows.size() < kScanPage) break;
+        begin = rows.back().key + '\0';
+      }
+      if (live == 0) {
+        RETURN_IF_ERROR(Free(txn, rec));
+        freed = true;
+      }
+      return Status::Ok();
+    }));
+    result.stripes_seen++;
+    result.members_dropped += dropped;
+    if (freed) {
+      result.stripes_freed++;
+      records_.erase(number);
+    }
+  }
+  return result;
+}
+
+Result<StripeStore::Usage> StripeStore::CountStripes() {
+  Usage usage;
+  std::string from = "s/r/";
+  std::string end = meta::PrefixEnd(from);
+  ASSIGN_OR_RETURN(auto txn, store_->Begin());
+  while (true) {
+    ASSIGN_OR_RETURN(auto rows, txn->Scan(from, end, kScanPage));
+    for (const auto& kv : rows) {
+      usage.stripes++;
+      if (!kv.value.empty() && kv.value.size() > 1 &&
+          kv.value[1] == static_cast<char>(StripeState::kPending)) {
+        usage.pending++;
+      }
+    }
+    if (rows.size() < kScanPage) break;
+    from = rows.back().key + '\0';
+  }
+  return usage;
+}
+
+}  // namespace dase::estore
