@@ -120,9 +120,13 @@ void Migrator::Wake(uint64_t bytes) {
   if (idle_ || recorded_bytes_ >= stripes_->CapacityNow()) wake_.cancel();
 }
 
-void Migrator::NoteDisplaced() {
-  sweep_needed_ = true;
-  wake_.cancel();
+void Migrator::NoteDisplaced(const std::vector<Extent>& displaced) {
+  size_t before = dirty_stripes_.size();
+  for (const Extent& e : displaced) {
+    auto loc = DecodeLocation(e.location);
+    if (loc.ok() && loc->kind == LocationKind::kStripe) dirty_stripes_.insert(loc->stripe);
+  }
+  if (before == 0 && !dirty_stripes_.empty() && idle_) wake_.cancel();
 }
 
 void Migrator::Stop() {
@@ -252,7 +256,6 @@ awaitable<Result<size_t>> Migrator::MigrateOnce(bool force) {
   if (stripe && migrated > 0) stats_.stripes_written++;
   stats_.chunks_migrated += migrated;
   stats_.chunks_dropped += dropped;
-  if (dropped > 0) sweep_needed_ = true;  // overwritten data may have been migrated before
   co_return handled;
 }
 
@@ -267,19 +270,35 @@ Result<SweepResult> Migrator::SweepAll() {
     from = page.next;
   } while (from != 0);
   stats_.stripes_freed += total.stripes_freed;
+  full_sweep_needed_ = false;
+  dirty_stripes_.clear();
+  return total;
+}
+
+Result<SweepResult> Migrator::SweepNoted() {
+  SweepResult total;
+  std::set<uint64_t> dirty;
+  dirty.swap(dirty_stripes_);
+  for (uint64_t number : dirty) {
+    Status s = stripes_->SweepStripe(number, &total);
+    if (!s.ok()) {
+      dirty_stripes_.insert(dirty.begin(), dirty.end());  // again later
+      return s;
+    }
+  }
+  stats_.stripes_freed += total.stripes_freed;
   return total;
 }
 
 awaitable<void> Migrator::Run() {
   while (!stopping_) {
     int64_t now = env_->NowMicros();
-    if (sweep_needed_ && now - last_sweep_us_ >= options_.sweep_every_us) {
-      sweep_needed_ = false;
+    bool sweep_due = full_sweep_needed_ || !dirty_stripes_.empty();
+    if (sweep_due && now - last_sweep_us_ >= options_.sweep_every_us) {
       last_sweep_us_ = now;
-      auto swept = SweepAll();
+      auto swept = full_sweep_needed_ ? SweepAll() : SweepNoted();
       if (!swept.ok()) {
         LOG_WARN("stripe sweep failed: {}", swept.status().ToString());
-        sweep_needed_ = true;
       } else if (swept->stripes_freed > 0 || swept->members_dropped > 0) {
         LOG_INFO("sweep: {} stripes, {} members dropped, {} stripes freed", swept->stripes_seen,
                  swept->members_dropped, swept->stripes_freed);
@@ -305,7 +324,7 @@ awaitable<void> Migrator::Run() {
       if (stripes_->CapacityNow() == 0) wait_us = std::max<int64_t>(wait_us, kRetryAfterUs);
       wait_us = std::max<int64_t>(wait_us, 10'000);
     }
-    if (sweep_needed_) {
+    if (full_sweep_needed_ || !dirty_stripes_.empty()) {
       int64_t sweep_in = std::max<int64_t>(last_sweep_us_ + options_.sweep_every_us - now, 10'000);
       wait_us = wait_us < 0 ? sweep_in : std::min(wait_us, sweep_in);
     }

@@ -17,13 +17,16 @@
 #pragma once
 
 #include <cstdint>
+#include <set>
 #include <string>
+#include <vector>
 
 #include "common/asio.h"
 #include "common/result.h"
 #include "env/env.h"
 #include "estore/data_plane.h"
 #include "estore/location.h"
+#include "estore/records.h"
 #include "estore/stripes.h"
 #include "meta/kv.h"
 
@@ -33,7 +36,7 @@ struct MigratorOptions {
   std::string cnode;
   // A stripe that is not full is written once its oldest data has waited this long.
   int64_t flush_after_us = 1'000'000;
-  // Stripes are swept at most this often, and only after something was overwritten or deleted.
+  // Stripes that lost extents are swept at most this often.
   int64_t sweep_every_us = 5'000'000;
 };
 
@@ -63,14 +66,15 @@ class Migrator {
                       const ChunkLocation& location);
   // After such a transaction committed: `bytes` more are buffered.
   void Wake(uint64_t bytes);
-  // Something was overwritten or deleted: sweep stripes soon.
-  void NoteDisplaced();
+  // Extents were overwritten or deleted: sweep the stripes they were in soon.
+  void NoteDisplaced(const std::vector<Extent>& displaced);
 
   // One migration pass. With `force`, a partial stripe is written whatever the age of its
   // data. Returns the number of index entries handled (0: nothing to do yet).
   awaitable<Result<size_t>> MigrateOnce(bool force);
-  // Sweeps every stripe now.
+  // Sweeps every stripe now (at start: what a crash left unswept), or those noted displaced.
   Result<SweepResult> SweepAll();
+  Result<SweepResult> SweepNoted();
 
   const MigratorStats& stats() const { return stats_; }
 
@@ -89,7 +93,8 @@ class Migrator {
   asio::steady_timer wake_;
   uint64_t next_seq_ = 1;
   int64_t next_try_us_ = 0;  // after a failed pass, wait until then
-  bool sweep_needed_ = true;  // once at start
+  bool full_sweep_needed_ = true;  // once at start
+  std::set<uint64_t> dirty_stripes_;  // stripes that lost extents since the last sweep
   int64_t last_sweep_us_ = 0;
   bool stopping_ = false;
   bool idle_ = false;             // asleep until woken: nothing is buffered

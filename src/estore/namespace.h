@@ -75,12 +75,13 @@ class Namespace {
   // Creates every missing directory of `path` (like mkdir -p); a file in the way is an error.
   Result<Inode> MakeDirs(std::string_view path, uint32_t mode = 0755);
   Result<Inode> SetAttr(uint64_t ino, const SetAttrs& attrs);
-  Status Unlink(uint64_t dir, std::string_view name);  // files only
+  // Files only. The extents the file had go to `displaced`, if given.
+  Status Unlink(uint64_t dir, std::string_view name, std::vector<Extent>* displaced = nullptr);
   Status Rmdir(uint64_t dir, std::string_view name);   // empty directories only
   // POSIX rename: replaces a file, or an empty directory by a directory; never moves a
-  // directory under itself.
+  // directory under itself. The extents of a replaced file go to `displaced`, if given.
   Status Rename(uint64_t from_dir, std::string_view from_name, uint64_t to_dir,
-                std::string_view to_name);
+                std::string_view to_name, std::vector<Extent>* displaced = nullptr);
   // Entries with names after `after` (empty: from the start), at most `max`.
   Result<ReadDirPage> ReadDir(uint64_t dir, std::string_view after, size_t max);
 

@@ -37,7 +37,7 @@ namespace {
 
 // Removes the entry `name` of `dir`, which must be of `type`, dropping its inode.
 Status RemoveEntry(Transaction& txn, uint64_t dir, std::string_view name, FileType type,
-                   int64_t now) {
+                   int64_t now, std::vector<Extent>* displaced) {
   ASSIGN_OR_RETURN(Inode parent, LoadDir(txn, dir));
   ASSIGN_OR_RETURN(auto entry, LoadEntry(txn, dir, name));
   if (!entry) return NotFound(std::string(name) + ": no such file or directory");
@@ -54,7 +54,7 @@ Status RemoveEntry(Transaction& txn, uint64_t dir, std::string_view name, FileTy
     parent.nlink--;
   }
   txn.Delete(DirEntryKey(dir, name));
-  RETURN_IF_ERROR(DropInode(txn, inode));
+  RETURN_IF_ERROR(DropInode(txn, inode, displaced));
   Touch(parent, now);
   StoreInode(txn, parent);
   return Status::Ok();
@@ -62,25 +62,27 @@ Status RemoveEntry(Transaction& txn, uint64_t dir, std::string_view name, FileTy
 
 }  // namespace
 
-Status Namespace::Unlink(uint64_t dir, std::string_view name) {
+Status Namespace::Unlink(uint64_t dir, std::string_view name, std::vector<Extent>* displaced) {
   RETURN_IF_ERROR(ValidateName(name));
   return store_->RunTransaction([&](Transaction& txn) {
-    return RemoveEntry(txn, dir, name, FileType::kFile, env_->NowMicros());
+    if (displaced != nullptr) displaced->clear();
+    return RemoveEntry(txn, dir, name, FileType::kFile, env_->NowMicros(), displaced);
   });
 }
 
 Status Namespace::Rmdir(uint64_t dir, std::string_view name) {
   RETURN_IF_ERROR(ValidateName(name));
   return store_->RunTransaction([&](Transaction& txn) {
-    return RemoveEntry(txn, dir, name, FileType::kDirectory, env_->NowMicros());
+    return RemoveEntry(txn, dir, name, FileType::kDirectory, env_->NowMicros(), nullptr);
   });
 }
 
 Status Namespace::Rename(uint64_t from_dir, std::string_view from_name, uint64_t to_dir,
-                         std::string_view to_name) {
+                         std::string_view to_name, std::vector<Extent>* displaced) {
   RETURN_IF_ERROR(ValidateName(from_name));
   RETURN_IF_ERROR(ValidateName(to_name));
   return store_->RunTransaction([&](Transaction& txn) -> Status {
+    if (displaced != nullptr) displaced->clear();
     int64_t now = env_->NowMicros();
     RETURN_IF_ERROR(LoadDir(txn, from_dir).status());
     RETURN_IF_ERROR(LoadDir(txn, to_dir).status());
@@ -97,7 +99,7 @@ Status Namespace::Rename(uint64_t from_dir, std::string_view from_name, uint64_t
       bool target_dir = target->type == FileType::kDirectory;
       if (moving_dir && !target_dir) return InvalidArgument(std::string(to_name) + " is not a directory");
       if (!moving_dir && target_dir) return InvalidArgument(std::string(to_name) + " is a directory");
-      RETURN_IF_ERROR(RemoveEntry(txn, to_dir, to_name, target->type, now));
+      RETURN_IF_ERROR(RemoveEntry(txn, to_dir, to_name, target->type, now, displaced));
     }
     txn.Delete(DirEntryKey(from_dir, from_name));
     txn.Put(DirEntryKey(to_dir, to_name),

@@ -93,11 +93,12 @@ inline Result<std::vector<Extent>> CutExtents(Transaction& txn, uint64_t ino, ui
   return removed;
 }
 
-// Deletes an inode whose last link is gone, with all its extents.
-inline Status DropInode(Transaction& txn, const Inode& inode) {
+// Deletes an inode whose last link is gone, with all its extents (appended to `displaced`).
+inline Status DropInode(Transaction& txn, const Inode& inode, std::vector<Extent>* displaced) {
   txn.Delete(InodeKey(inode.ino));
   if (inode.type == FileType::kFile) {
-    RETURN_IF_ERROR(CutExtents(txn, inode.ino, 0, kFileBytesMax).status());
+    ASSIGN_OR_RETURN(auto removed, CutExtents(txn, inode.ino, 0, kFileBytesMax));
+    if (displaced != nullptr) displaced->insert(displaced->end(), removed.begin(), removed.end());
   }
   return Status::Ok();
 }

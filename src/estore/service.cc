@@ -146,7 +146,7 @@ awaitable<Result<uint64_t>> EstoreService::Put(std::string path, std::string dat
     co_return written.status();
   }
   if (!buffered.empty()) migrator_->Wake(data.size());
-  if (!written->displaced.empty()) migrator_->NoteDisplaced();
+  migrator_->NoteDisplaced(written->displaced);
   co_return written->inode.size;
 }
 
@@ -199,8 +199,9 @@ Status EstoreService::Remove(const std::string& path) {
   ASSIGN_OR_RETURN(Inode dir, ns_->Resolve(parts.first));
   ASSIGN_OR_RETURN(Inode target, ns_->Lookup(dir.ino, parts.second));
   if (target.type == FileType::kDirectory) return ns_->Rmdir(dir.ino, parts.second);
-  RETURN_IF_ERROR(ns_->Unlink(dir.ino, parts.second));
-  migrator_->NoteDisplaced();
+  std::vector<Extent> displaced;
+  RETURN_IF_ERROR(ns_->Unlink(dir.ino, parts.second, &displaced));
+  migrator_->NoteDisplaced(displaced);
   return Status::Ok();
 }
 

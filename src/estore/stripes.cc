@@ -419,52 +419,55 @@ Result<SweepResult> StripeStore::Sweep(uint64_t from, size_t max_stripes) {
     for (const auto& kv : rows) numbers.push_back(ReadBigEndian64(std::string_view(kv.key).substr(4)));
     result.next = rows.size() == max_stripes && !numbers.empty() ? numbers.back() + 1 : 0;
   }
-  for (uint64_t number : numbers) {
-    uint64_t dropped = 0;
-    bool freed = false;
-    RETURN_IF_ERROR(store_->RunTransaction([&](meta::Transaction& txn) -> Status {
-      dropped = 0;
-      freed = false;
-      ASSIGN_OR_RETURN(auto raw, txn.Get(StripeKey(number)));
-      if (!raw) return Status::Ok();
-      ASSIGN_OR_RETURN(StripeRecord rec, DecodeStripeRecord(number, *raw));
-      if (rec.state != StripeState::kSealed) return Status::Ok();
-      std::string prefix = MemberPrefix(number);
-      size_t live = 0;
-      std::string begin = prefix;
-      while (true) {
-        ASSIGN_OR_RETURN(auto rows, txn.Scan(begin, meta::PrefixEnd(prefix), kScanPage));
-        for (const auto& kv : rows) {
-          std::string_view key(kv.key);
-          Reader r(kv.value);
-          ASSIGN_OR_RETURN(uint64_t length, r.GetVarint64());
-          StripeMember m{ReadBigEndian64(key.substr(prefix.size())),
-                         ReadBigEndian64(key.substr(prefix.size() + 8)), length};
-          ASSIGN_OR_RETURN(bool referenced, Referenced(txn, number, m));
-          if (referenced) {
-            ++live;
-          } else {
-            txn.Delete(kv.key);
-            ++dropped;
-          }
-        }
-        if (rows.size() < kScanPage) break;
-        begin = rows.back().key + '\0';
-      }
-      if (live == 0) {
-        RETURN_IF_ERROR(Free(txn, rec));
-        freed = true;
-      }
-      return Status::Ok();
-    }));
-    result.stripes_seen++;
-    result.members_dropped += dropped;
-    if (freed) {
-      result.stripes_freed++;
-      records_.erase(number);
-    }
-  }
+  for (uint64_t number : numbers) RETURN_IF_ERROR(SweepStripe(number, &result));
   return result;
+}
+
+Status StripeStore::SweepStripe(uint64_t number, SweepResult* result) {
+  uint64_t dropped = 0;
+  bool freed = false;
+  RETURN_IF_ERROR(store_->RunTransaction([&](meta::Transaction& txn) -> Status {
+    dropped = 0;
+    freed = false;
+    ASSIGN_OR_RETURN(auto raw, txn.Get(StripeKey(number)));
+    if (!raw) return Status::Ok();
+    ASSIGN_OR_RETURN(StripeRecord rec, DecodeStripeRecord(number, *raw));
+    if (rec.state != StripeState::kSealed) return Status::Ok();
+    std::string prefix = MemberPrefix(number);
+    size_t live = 0;
+    std::string begin = prefix;
+    while (true) {
+      ASSIGN_OR_RETURN(auto rows, txn.Scan(begin, meta::PrefixEnd(prefix), kScanPage));
+      for (const auto& kv : rows) {
+        std::string_view key(kv.key);
+        Reader r(kv.value);
+        ASSIGN_OR_RETURN(uint64_t length, r.GetVarint64());
+        StripeMember m{ReadBigEndian64(key.substr(prefix.size())),
+                       ReadBigEndian64(key.substr(prefix.size() + 8)), length};
+        ASSIGN_OR_RETURN(bool referenced, Referenced(txn, number, m));
+        if (referenced) {
+          ++live;
+        } else {
+          txn.Delete(kv.key);
+          ++dropped;
+        }
+      }
+      if (rows.size() < kScanPage) break;
+      begin = rows.back().key + '\0';
+    }
+    if (live == 0) {
+      RETURN_IF_ERROR(Free(txn, rec));
+      freed = true;
+    }
+    return Status::Ok();
+  }));
+  result->stripes_seen++;
+  result->members_dropped += dropped;
+  if (freed) {
+    result->stripes_freed++;
+    records_.erase(number);
+  }
+  return Status::Ok();
 }
 
 Result<StripeStore::Usage> StripeStore::CountStripes() {

@@ -112,6 +112,8 @@ class StripeStore {
   // Visits up to `max_stripes` stripes from number `from`, dropping members that no extent
   // references any more and freeing stripes left with none (one transaction per stripe).
   Result<SweepResult> Sweep(uint64_t from, size_t max_stripes);
+  // The same for one stripe, adding to `result`.
+  Status SweepStripe(uint64_t number, SweepResult* result);
 
   // Stripes in the store and slots they hold (for status reports).
   struct Usage {
