@@ -73,7 +73,10 @@ int ShowStatus(const control::Layout& layout, bool as_json) {
                         {"physical_space_in_use", num("physical_space_in_use")},
                         {"free_physical_space", num("free_physical_space")},
                         {"scm_space", num("scm_space")},
-                        {"scm_space_in_use", num("scm_space_in_use")}};
+                        {"scm_space_in_use", num("scm_space_in_use")},
+                        {"stripes", num("stripes")},
+                        {"pending_stripes", num("pending_stripes")},
+                        {"write_buffer_chunks", num("write_buffer_chunks")}};
   if (as_json) {
     json::object out{{"cluster", {{"name", Str(c, "name")},
                                   {"state", Str(c, "state")},
@@ -95,6 +98,8 @@ int ShowStatus(const control::Layout& layout, bool as_json) {
   std::cout << fmt::format("  ssd {:.0f} of {:.0f} MiB used, write buffer {:.0f} of {:.0f} MiB\n",
                            num("physical_space_in_use") / kMiB, num("physical_space") / kMiB,
                            num("scm_space_in_use") / kMiB, num("scm_space") / kMiB);
+  std::cout << fmt::format("  {} stripes, {} chunks in the write buffer waiting for migration\n",
+                           num("stripes"), num("write_buffer_chunks"));
   std::cout << fmt::format("  API {} (user admin, password in {})\n", client->Endpoint(),
                            layout.AdminPassword());
   std::cout << fmt::format("\n{:<10} {:<6} {:<13} {:>8}  {}\n", "NAME", "ROLE", "STATE", "PID",

@@ -5,11 +5,21 @@
 //   e/d/<dir ino:8>/<name>      directory entry → child inode number and type
 //   e/x/<ino:8><offset:8>       extent starting at that file offset
 //   e/n                         next unallocated inode number
+// and of the data layer (docs/formats/stripes.md, docs/formats/estore.md):
+//   s/n                         next stripe number
+//   s/r/<stripe:8>              stripe record
+//   s/m/<stripe:8><ino:8><offset:8>  stripe member: a file range whose data is in the stripe
+//   s/h/<dnode>/<drive:8>       high-water mark of chunk slots handed out on an SSD drive
+//   s/f/<dnode>/<drive:8>/<offset:8>  a freed chunk slot
+//   b/q/<cnode>/<seq:8>         buffer index: a committed chunk in the write buffer
 #pragma once
 
 #include <cstdint>
 #include <string>
 #include <string_view>
+
+#include "dnode/format.h"
+#include "ec/geometry.h"
 
 namespace dase::estore {
 
@@ -54,6 +64,55 @@ inline std::string ExtentKey(uint64_t ino, uint64_t offset) {
   std::string k = ExtentPrefix(ino);
   AppendBigEndian64(&k, offset);
   return k;
+}
+
+inline constexpr char kNextStripeKey[] = "s/n";
+inline constexpr char kStripePrefix[] = "s/r/";
+inline constexpr char kHighWaterPrefix[] = "s/h/";
+inline constexpr char kFreeSlotPrefix[] = "s/f/";
+inline constexpr char kBufferIndexPrefix[] = "b/q/";
+
+// Every stripe chunk takes one slot of this size on its drive, whatever its length, so that
+// free slots are interchangeable.
+inline const uint64_t kSlotBytes = dnode::BlockFootprint(ec::kChunkBytesDefault);
+
+inline std::string StripeKey(uint64_t number) {
+  std::string k = kStripePrefix;
+  AppendBigEndian64(&k, number);
+  return k;
+}
+
+inline std::string MemberPrefix(uint64_t number) {
+  std::string k = "s/m/";
+  AppendBigEndian64(&k, number);
+  return k;
+}
+
+inline std::string MemberKey(uint64_t number, uint64_t ino, uint64_t file_offset) {
+  std::string k = MemberPrefix(number);
+  AppendBigEndian64(&k, ino);
+  AppendBigEndian64(&k, file_offset);
+  return k;
+}
+
+// "<dnode>/<drive:8>": the part of s/h and s/f keys naming one SSD drive.
+inline std::string DriveKeyPart(const std::string& dnode, uint32_t drive) {
+  std::string k = dnode;
+  k.push_back('/');
+  AppendBigEndian64(&k, drive);
+  return k;
+}
+
+inline std::string HighWaterKey(const std::string& dnode, uint32_t drive) {
+  return kHighWaterPrefix + DriveKeyPart(dnode, drive);
+}
+
+inline std::string FreePrefix(const std::string& dnode, uint32_t drive) {
+  return kFreeSlotPrefix + DriveKeyPart(dnode, drive) + "/";
+}
+
+inline std::string BufferIndexPrefix(const std::string& cnode) {
+  return kBufferIndexPrefix + cnode + "/";
 }
 
 }  // namespace dase::estore

@@ -19,20 +19,8 @@ constexpr size_t kReadsAtOnce = 16;
 constexpr int64_t kRetryAfterUs = 1'000'000;
 constexpr size_t kSweepPage = 256;
 
-std::string IndexPrefix(const std::string& cnode) { return "b/q/" + cnode + "/"; }
 
 }  // namespace
-
-// One buffered chunk awaiting migration.
-struct Migrator::Entry {
-  std::string key;
-  uint64_t ino = 0;
-  uint64_t file_offset = 0;
-  int64_t written_us = 0;
-  std::string location_bytes;  // exactly as the extents hold it
-  ChunkLocation location;      // decoded, with ring positions
-  uint64_t stripe_offset = 0;  // where its data goes in the stripe being written
-};
 
 Migrator::Migrator(asio::io_context& io, env::Env* env, meta::Store* store, DataPlane* data,
                    StripeStore* stripes, BufferAllocator* allocator, MigratorOptions options)
@@ -41,7 +29,7 @@ Migrator::Migrator(asio::io_context& io, env::Env* env, meta::Store* store, Data
 
 void Migrator::RecordBuffered(meta::Transaction& txn, uint64_t ino, uint64_t file_offset,
                               const ChunkLocation& location) {
-  std::string key = IndexPrefix(options_.cnode);
+  std::string key = BufferIndexPrefix(options_.cnode);
   AppendBigEndian64(&key, next_seq_++);
   Writer w;
   w.PutU8(kEntryVersion);
@@ -54,8 +42,8 @@ void Migrator::RecordBuffered(meta::Transaction& txn, uint64_t ino, uint64_t fil
   txn.Put(key, std::move(w).Release());
 }
 
-Result<Migrator::Entry> Migrator::DecodeEntry(std::string key, std::string_view value) {
-  Entry e;
+Result<BufferEntry> DecodeBufferEntry(std::string key, std::string_view value) {
+  BufferEntry e;
   Reader r(value);
   ASSIGN_OR_RETURN(uint8_t version, r.GetU8());
   if (version != kEntryVersion) return Corruption(fmt::format("buffer index entry version {}", version));
@@ -77,13 +65,13 @@ Result<Migrator::Entry> Migrator::DecodeEntry(std::string key, std::string_view 
   return e;
 }
 
-Result<std::vector<Migrator::Entry>> Migrator::LoadOldest(size_t max) {
-  std::string prefix = IndexPrefix(options_.cnode);
+Result<std::vector<BufferEntry>> Migrator::LoadOldest(size_t max) {
+  std::string prefix = BufferIndexPrefix(options_.cnode);
   ASSIGN_OR_RETURN(auto txn, store_->Begin());
   ASSIGN_OR_RETURN(auto rows, txn->Scan(prefix, meta::PrefixEnd(prefix), max));
-  std::vector<Entry> entries;
+  std::vector<BufferEntry> entries;
   for (auto& kv : rows) {
-    ASSIGN_OR_RETURN(Entry e, DecodeEntry(std::move(kv.key), kv.value));
+    ASSIGN_OR_RETURN(BufferEntry e, DecodeBufferEntry(std::move(kv.key), kv.value));
     entries.push_back(std::move(e));
   }
   return entries;
@@ -93,7 +81,7 @@ Status Migrator::Start() {
   RETURN_IF_ERROR(stripes_->FreePending());
   // Hold the buffer space of every chunk still in the index, and number new entries after it.
   size_t tracked = 0;
-  std::string prefix = IndexPrefix(options_.cnode);
+  std::string prefix = BufferIndexPrefix(options_.cnode);
   std::string from = prefix;
   ASSIGN_OR_RETURN(auto txn, store_->Begin());
   while (true) {
@@ -101,7 +89,7 @@ Status Migrator::Start() {
     for (auto& kv : rows) {
       uint64_t seq = ReadBigEndian64(std::string_view(kv.key).substr(prefix.size()));
       next_seq_ = std::max(next_seq_, seq + 1);
-      ASSIGN_OR_RETURN(Entry e, DecodeEntry(kv.key, kv.value));
+      ASSIGN_OR_RETURN(BufferEntry e, DecodeBufferEntry(kv.key, kv.value));
       uint64_t footprint = dnode::BlockFootprint(e.location.length);
       for (const BufferCopy& c : e.location.copies) allocator_->Track(c.dnode, c.ring_pos, footprint);
       ++tracked;
@@ -138,7 +126,7 @@ awaitable<Result<size_t>> Migrator::MigrateOnce(bool force) {
   recorded_bytes_ = 0;
   uint64_t capacity = stripes_->CapacityNow();
   if (capacity == 0) co_return 0;  // fewer than two DNodes: the buffer keeps the data
-  CO_ASSIGN_OR_RETURN(std::vector<Entry> entries, LoadOldest(kEntriesPerPass));
+  CO_ASSIGN_OR_RETURN(std::vector<BufferEntry> entries, LoadOldest(kEntriesPerPass));
   if (entries.empty()) co_return 0;
   // The oldest entries that fit one stripe.
   uint64_t bytes = 0;
@@ -154,7 +142,7 @@ awaitable<Result<size_t>> Migrator::MigrateOnce(bool force) {
 
   // Which chunks some extent still references: only those are copied. A chunk nothing
   // references now never will be again (extents only ever lose a location).
-  auto references = [](meta::Transaction& txn, const Entry& e) -> Result<std::vector<Extent>> {
+  auto references = [](meta::Transaction& txn, const BufferEntry& e) -> Result<std::vector<Extent>> {
     ASSIGN_OR_RETURN(auto extents, internal::ScanExtents(txn, e.ino, e.file_offset,
                                                          e.file_offset + e.location.length));
     std::vector<Extent> out;
@@ -185,7 +173,7 @@ awaitable<Result<size_t>> Migrator::MigrateOnce(bool force) {
     }
     std::vector<Result<std::string>> got = co_await AwaitAll(std::move(reads));
     for (size_t j = 0; j < got.size(); ++j) {
-      Entry& e = entries[which[j]];
+      BufferEntry& e = entries[which[j]];
       if (!got[j].ok()) {
         // Left in the buffer for a later pass (its copies may come back).
         LOG_WARN("cannot read buffered chunk of inode {} for migration: {}", e.ino,
@@ -209,7 +197,7 @@ awaitable<Result<size_t>> Migrator::MigrateOnce(bool force) {
     migrated = dropped = 0;
     std::vector<StripeMember> members;
     for (size_t i = 0; i < entries.size(); ++i) {
-      const Entry& e = entries[i];
+      const BufferEntry& e = entries[i];
       if (live[i] && !packed_flags[i]) continue;  // unreadable now: stays in the index
       if (packed_flags[i]) {
         ASSIGN_OR_RETURN(auto refs, references(txn, e));

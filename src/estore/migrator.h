@@ -40,6 +40,18 @@ struct MigratorOptions {
   int64_t sweep_every_us = 5'000'000;
 };
 
+// One committed chunk in the write buffer, as its buffer index entry records it.
+struct BufferEntry {
+  std::string key;              // b/q/<cnode>/<seq>
+  uint64_t ino = 0;             // the file it was written for
+  uint64_t file_offset = 0;     // where in the file
+  int64_t written_us = 0;
+  std::string location_bytes;   // exactly as the extents hold it
+  ChunkLocation location;       // decoded, with ring positions
+  uint64_t stripe_offset = 0;   // (migration) where its data goes in the stripe being written
+};
+Result<BufferEntry> DecodeBufferEntry(std::string key, std::string_view value);
+
 struct MigratorStats {
   uint64_t stripes_written = 0;
   uint64_t chunks_migrated = 0;   // buffered chunks now in stripes
@@ -79,9 +91,7 @@ class Migrator {
   const MigratorStats& stats() const { return stats_; }
 
  private:
-  struct Entry;
-  static Result<Entry> DecodeEntry(std::string key, std::string_view value);
-  Result<std::vector<Entry>> LoadOldest(size_t max);
+  Result<std::vector<BufferEntry>> LoadOldest(size_t max);
 
   asio::io_context& io_;
   env::Env* env_;

@@ -17,36 +17,8 @@ namespace {
 
 constexpr uint8_t kRecordVersion = 1;
 constexpr uint64_t kBlockVersion = 1;  // stripe numbers are never reused
-constexpr char kNextStripeKey[] = "s/n";
 constexpr size_t kScanPage = 4096;
 constexpr size_t kRecordsCached = 4096;
-
-// Every chunk takes one slot of this size, whatever its length: free slots are interchangeable.
-const uint64_t kSlotBytes = dnode::BlockFootprint(ec::kChunkBytesDefault);
-
-std::string DriveSuffix(const std::string& dnode, uint32_t drive) {
-  std::string k = dnode;
-  k.push_back('/');
-  AppendBigEndian64(&k, drive);
-  return k;
-}
-std::string HighWaterKey(const std::string& dnode, uint32_t drive) {
-  return "s/h/" + DriveSuffix(dnode, drive);
-}
-std::string FreePrefix(const std::string& dnode, uint32_t drive) {
-  return "s/f/" + DriveSuffix(dnode, drive) + "/";
-}
-std::string MemberPrefix(uint64_t number) {
-  std::string k = "s/m/";
-  AppendBigEndian64(&k, number);
-  return k;
-}
-std::string MemberKey(uint64_t number, uint64_t ino, uint64_t file_offset) {
-  std::string k = MemberPrefix(number);
-  AppendBigEndian64(&k, ino);
-  AppendBigEndian64(&k, file_offset);
-  return k;
-}
 
 Result<uint64_t> GetCounter(meta::Transaction& txn, std::string_view key, uint64_t initial) {
   ASSIGN_OR_RETURN(auto raw, txn.Get(key));
@@ -104,12 +76,6 @@ dnode::BlockId ChunkId(uint64_t number, int index) {
 }
 
 }  // namespace
-
-std::string StripeKey(uint64_t number) {
-  std::string k = "s/r/";
-  AppendBigEndian64(&k, number);
-  return k;
-}
 
 std::string EncodeStripeRecord(const StripeRecord& record) {
   Writer w;
@@ -382,7 +348,7 @@ Status StripeStore::FreeUnused(const std::vector<StripeRecord>& records) {
 }
 
 Status StripeStore::FreePending() {
-  std::string from = "s/r/";
+  std::string from = kStripePrefix;
   std::string end = meta::PrefixEnd(from);
   uint64_t freed = 0;
   while (true) {
@@ -393,7 +359,7 @@ Status StripeStore::FreePending() {
       ASSIGN_OR_RETURN(auto rows, txn.Scan(from, end, kScanPage));
       more = rows.size() == kScanPage;
       for (const auto& kv : rows) {
-        uint64_t number = ReadBigEndian64(std::string_view(kv.key).substr(4));
+        uint64_t number = ReadBigEndian64(std::string_view(kv.key).substr(sizeof(kStripePrefix) - 1));
         ASSIGN_OR_RETURN(StripeRecord rec, DecodeStripeRecord(number, kv.value));
         if (rec.state == StripeState::kPending && rec.writer == options_.cnode) {
           RETURN_IF_ERROR(Free(txn, rec));
@@ -415,8 +381,8 @@ Result<SweepResult> StripeStore::Sweep(uint64_t from, size_t max_stripes) {
   std::vector<uint64_t> numbers;
   {
     ASSIGN_OR_RETURN(auto txn, store_->Begin());
-    ASSIGN_OR_RETURN(auto rows, txn->Scan(StripeKey(from), meta::PrefixEnd("s/r/"), max_stripes));
-    for (const auto& kv : rows) numbers.push_back(ReadBigEndian64(std::string_view(kv.key).substr(4)));
+    ASSIGN_OR_RETURN(auto rows, txn->Scan(StripeKey(from), meta::PrefixEnd(kStripePrefix), max_stripes));
+    for (const auto& kv : rows) numbers.push_back(ReadBigEndian64(std::string_view(kv.key).substr(sizeof(kStripePrefix) - 1)));
     result.next = rows.size() == max_stripes && !numbers.empty() ? numbers.back() + 1 : 0;
   }
   for (uint64_t number : numbers) RETURN_IF_ERROR(SweepStripe(number, &result));
@@ -472,7 +438,7 @@ Status StripeStore::SweepStripe(uint64_t number, SweepResult* result) {
 
 Result<StripeStore::Usage> StripeStore::CountStripes() {
   Usage usage;
-  std::string from = "s/r/";
+  std::string from = kStripePrefix;
   std::string end = meta::PrefixEnd(from);
   ASSIGN_OR_RETURN(auto txn, store_->Begin());
   while (true) {

@@ -36,6 +36,7 @@
 #include "ec/geometry.h"
 #include "ec/reed_solomon.h"
 #include "env/env.h"
+#include "estore/keys.h"
 #include "estore/peers.h"
 #include "meta/kv.h"
 
@@ -67,7 +68,6 @@ struct StripeMember {
 
 std::string EncodeStripeRecord(const StripeRecord& record);
 Result<StripeRecord> DecodeStripeRecord(uint64_t number, std::string_view bytes);
-std::string StripeKey(uint64_t number);
 
 struct StripeStoreOptions {
   std::string cnode;             // writer name recorded in new stripes

@@ -5,6 +5,7 @@
 #include <boost/url.hpp>
 #include <charconv>
 
+#include "common/log.h"
 #include "vms/auth.h"
 #include "vms/rest.h"
 
@@ -134,14 +135,46 @@ json::object Api::ClusterJson(const std::string& base) const {
           {"drr", 1.0}};
 }
 
+const std::optional<estore::DataUsage>& Api::Usage() const {
+  int64_t now = env_->MonotonicMicros();
+  if (usage_at_us_ == 0 || now - usage_at_us_ >= 1'000'000) {
+    usage_at_us_ = now;
+    auto measured = estore::MeasureUsage(store_);
+    if (measured.ok()) {
+      usage_ = std::move(measured).value();
+    } else {
+      LOG_WARN("cannot measure the element store's usage: {}", measured.status().ToString());
+      usage_.reset();
+    }
+  }
+  return usage_;
+}
+
+std::vector<control::DriveReport> Api::DrivesOf(const std::string& dnode) const {
+  std::vector<control::DriveReport> drives = cluster_->Drives(dnode);
+  const auto& usage = Usage();
+  if (!usage) return drives;  // the DNodes' own high-water marks, better than nothing
+  for (control::DriveReport& d : drives) {
+    const auto& used = d.kind == "scm" ? usage->buffer_used_bytes : usage->ssd_used_bytes;
+    auto it = used.find(d.kind == "scm" ? dnode : d.id);
+    d.used_bytes = it == used.end() ? 0 : static_cast<int64_t>(it->second);
+  }
+  return drives;
+}
+
 json::object Api::ClusterJsonWithCapacity(const std::string& base) const {
   json::object o = ClusterJson(base);
   Capacity total;
   for (const NodeRecord* n : cluster_->Nodes("dnode")) {
     if (n->state != NodeState::kActive) continue;  // a down DNode's space is not usable
-    for (const control::DriveReport& d : cluster_->Drives(n->name)) total.Add(d);
+    for (const control::DriveReport& d : DrivesOf(n->name)) total.Add(d);
   }
   total.Into(o);
+  if (const auto& usage = Usage()) {
+    o["stripes"] = usage->stripes;
+    o["pending_stripes"] = usage->pending_stripes;
+    o["write_buffer_chunks"] = usage->buffered_chunks;
+  }
   return o;
 }
 
@@ -182,10 +215,11 @@ json::object Api::NodeJson(const NodeRecord& n, const std::string& base) const {
     o["is_primary"] = true;
     o["dbox"] = "dbox-1";
     o["dbox_id"] = 1;
+    std::vector<control::DriveReport> drives = DrivesOf(n.name);
     Capacity capacity;
-    for (const control::DriveReport& d : cluster_->Drives(n.name)) capacity.Add(d);
+    for (const control::DriveReport& d : drives) capacity.Add(d);
     capacity.Into(o);
-    o["drives"] = DrivesJson(cluster_->Drives(n.name));
+    o["drives"] = DrivesJson(drives);
   }
   return o;
 }

@@ -9,10 +9,15 @@
 // Thread-safety: the VMS loop thread only.
 #pragma once
 
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "common/asio.h"
 #include "control/config.h"
+#include "env/env.h"
+#include "estore/usage.h"
+#include "meta/kv.h"
 #include "http/server.h"
 #include "vms/accounts.h"
 #include "vms/cluster_manager.h"
@@ -24,8 +29,12 @@ inline constexpr char kBuild[] = "dase-0.1.0";
 
 class Api {
  public:
-  Api(ClusterManager* cluster, Accounts* accounts, control::ClusterConfig config)
-      : cluster_(cluster), accounts_(accounts), config_(std::move(config)) {}
+  // `store` is the shared metadata store, where the element store records what it holds on
+  // each drive (DNodes report sizes and state; the allocation is in the metadata).
+  Api(ClusterManager* cluster, Accounts* accounts, control::ClusterConfig config,
+      meta::Store* store, env::Env* env)
+      : cluster_(cluster), accounts_(accounts), config_(std::move(config)), store_(store),
+        env_(env) {}
 
   awaitable<http::Response> Handle(http::Request& request, const http::PeerInfo& peer);
 
@@ -44,10 +53,18 @@ class Api {
   http::Response ApiTokens(const http::Request& request, const std::vector<std::string>& path,
                            const std::string& user);
   Result<std::string> Authenticate(const http::Request& request);
+  // The drives of a DNode as it reported them, with `used` from the element store's records.
+  std::vector<control::DriveReport> DrivesOf(const std::string& dnode) const;
+  // The element store's usage, measured at most once a second (nullopt if unreadable).
+  const std::optional<estore::DataUsage>& Usage() const;
 
   ClusterManager* cluster_;
   Accounts* accounts_;
   control::ClusterConfig config_;
+  meta::Store* store_;
+  env::Env* env_;
+  mutable std::optional<estore::DataUsage> usage_;
+  mutable int64_t usage_at_us_ = 0;
 };
 
 }  // namespace dase::vms

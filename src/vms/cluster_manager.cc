@@ -1,5 +1,7 @@
 #include "vms/cluster_manager.h"
 
+#include "ec/geometry.h"
+
 #include <unistd.h>
 
 #include <fmt/format.h>
@@ -186,9 +188,11 @@ const std::vector<control::DriveReport>& ClusterManager::Drives(const std::strin
 }
 
 int ClusterManager::DnodeFailuresTolerated() const {
-  // A mirrored write buffer survives one lost DNode; the stripe geometry (12+4 over four
-  // DNodes, at most parity-many chunks per DNode) survives one as well.
-  return config_.dnodes >= 2 ? 1 : 0;
+  // Data is in the write buffer (two copies on two DNodes: survives one lost DNode) or in
+  // stripes, whose geometry for this cluster decides how many DNodes they survive.
+  auto geometry = ec::ChooseGeometry(config_.dnodes, config_.ssd_drives);
+  if (!geometry.ok()) return 0;
+  return std::min(1, ec::DnodeFailuresTolerated(*geometry, config_.dnodes));
 }
 
 void ClusterManager::AddEvent(std::string object_type, std::string object_name,

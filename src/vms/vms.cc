@@ -149,7 +149,7 @@ Status Build(Vms& v, env::Env* env, const control::Layout& layout, int api_fd, i
   ASSIGN_OR_RETURN(v.accounts, Accounts::Open(env, v.store.get(), layout));
   v.monitor = std::make_unique<RpcMonitorLink>(v.io, monitor_port);
   ASSIGN_OR_RETURN(v.cluster, ClusterManager::Open(env, v.store.get(), v.config, v.monitor.get()));
-  v.api = std::make_unique<Api>(v.cluster.get(), v.accounts.get(), v.config);
+  v.api = std::make_unique<Api>(v.cluster.get(), v.accounts.get(), v.config, v.store.get(), env);
   v.rpc_server = std::make_unique<rpc::Server>(v.io, rpc::ServerOptions{});
   RegisterRpc(v);
   RETURN_IF_ERROR(v.rpc_server->Adopt(rpc_fd).status());
