@@ -25,6 +25,9 @@ Status ClusterConfig::Validate() const {
   if (scm_bytes < (16ll << 20) || ssd_bytes < (16ll << 20)) {
     return InvalidArgument("drives: scm_bytes and ssd_bytes must be at least 16 MiB");
   }
+  if (flush_after_ms < 1 || sweep_every_ms < 1) {
+    return InvalidArgument("estore: flush_after_ms and sweep_every_ms must be >= 1");
+  }
   return Status::Ok();
 }
 
@@ -48,7 +51,9 @@ std::string ClusterConfig::ToToml() const {
                 {"heartbeat_timeout_ms", heartbeat_timeout_ms},
                 {"stall_threshold_ms", stall_threshold_ms},
                 {"restart", restart_table},
-                {"drives", drives_table}};
+                {"drives", drives_table},
+                {"estore", toml::table{{"flush_after_ms", flush_after_ms},
+                                       {"sweep_every_ms", sweep_every_ms}}}};
   std::ostringstream out;
   out << "# dase cluster configuration (written by `dase up`; edit while the cluster is down)\n";
   out << t << "\n";
@@ -109,6 +114,10 @@ Result<ClusterConfig> ClusterConfig::FromToml(std::string_view text) {
     RETURN_IF_ERROR(Read(*d, "scm_bytes", &c.scm_bytes));
     RETURN_IF_ERROR(Read(*d, "ssd_drives", &c.ssd_drives));
     RETURN_IF_ERROR(Read(*d, "ssd_bytes", &c.ssd_bytes));
+  }
+  if (const toml::table* e = t.get_as<toml::table>("estore")) {
+    RETURN_IF_ERROR(Read(*e, "flush_after_ms", &c.flush_after_ms));
+    RETURN_IF_ERROR(Read(*e, "sweep_every_ms", &c.sweep_every_ms));
   }
   RETURN_IF_ERROR(c.Validate());
   return c;

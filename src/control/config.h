@@ -38,6 +38,10 @@ struct ClusterConfig {
   int64_t scm_bytes = 256ll << 20;  // the write buffer (VAST: NVRAM)
   int ssd_drives = 4;
   int64_t ssd_bytes = 4ll << 30;
+  // Element store ([estore]): a stripe that is not full is written once the oldest buffered
+  // data has waited flush_after_ms; stripes that lost data are swept every sweep_every_ms.
+  int64_t flush_after_ms = 1000;
+  int64_t sweep_every_ms = 5000;
 
   Status Validate() const;
   std::string ToToml() const;

@@ -187,7 +187,7 @@ awaitable<Result<size_t>> Migrator::MigrateOnce(bool force) {
   }
   std::optional<StripeRecord> stripe;
   if (!packed.empty()) {
-    auto written = co_await stripes_->Write(std::move(packed));
+    auto written = co_await WriteStripe(std::move(packed));
     if (!written.ok()) co_return written.status();
     stripe = std::move(written).value();
   }
@@ -241,7 +241,10 @@ awaitable<Result<size_t>> Migrator::MigrateOnce(bool force) {
     data_->Release(entries[i].location);
     ++handled;
   }
-  if (stripe && migrated > 0) stats_.stripes_written++;
+  if (stripe && migrated > 0) {
+    stats_.stripes_written++;
+    LOG_INFO("migrated {} chunks into stripe {}, dropped {}", migrated, stripe->number, dropped);
+  }
   stats_.chunks_migrated += migrated;
   stats_.chunks_dropped += dropped;
   co_return handled;
@@ -276,6 +279,23 @@ Result<SweepResult> Migrator::SweepNoted() {
   }
   stats_.stripes_freed += total.stripes_freed;
   return total;
+}
+
+awaitable<Result<StripeRecord>> Migrator::WriteStripe(std::string data) {
+  std::string copy = data;
+  auto first = co_await stripes_->Write(std::move(copy));
+  if (first.ok() || first.status().code() != Code::kNoSpace || !ReclaimNow()) co_return first;
+  co_return co_await stripes_->Write(std::move(data));
+}
+
+bool Migrator::ReclaimNow() {
+  if (!full_sweep_needed_ && dirty_stripes_.empty()) return false;
+  auto swept = full_sweep_needed_ ? SweepAll() : SweepNoted();
+  if (!swept.ok()) {
+    LOG_WARN("stripe sweep failed: {}", swept.status().ToString());
+    return false;
+  }
+  return swept->stripes_freed > 0;
 }
 
 awaitable<void> Migrator::Run() {

@@ -87,6 +87,12 @@ class Migrator {
   // Sweeps every stripe now (at start: what a crash left unswept), or those noted displaced.
   Result<SweepResult> SweepAll();
   Result<SweepResult> SweepNoted();
+  // StripeStore::Write, which on NoSpace first reclaims what it can (ReclaimNow) and tries
+  // once more.
+  awaitable<Result<StripeRecord>> WriteStripe(std::string data);
+  // Out of SSD space: sweeps what may be reclaimable now rather than at the next sweep time.
+  // True if some stripe was freed.
+  bool ReclaimNow();
 
   const MigratorStats& stats() const { return stats_; }
 

@@ -70,7 +70,7 @@ awaitable<Result<std::vector<StripeRecord>>> EstoreService::WriteStriped(
   for (uint64_t offset = 0; offset < data.size(); offset += capacity) {
     uint64_t length = std::min<uint64_t>(capacity, data.size() - offset);
     std::string piece = data.substr(offset, length);  // a named local: see common/asio.h
-    auto rec = co_await stripes_->Write(std::move(piece));
+    auto rec = co_await migrator_->WriteStripe(std::move(piece));
     if (!rec.ok()) {
       FreeStripes(written);
       co_return rec.status();

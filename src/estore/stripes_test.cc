@@ -209,3 +209,30 @@ TEST_F(StripesTest, RestartFreesPendingStripesAndKeepsBufferedData) {
 
 }  // namespace
 }  // namespace dase::estore
+
+namespace dase::estore {
+namespace {
+
+TEST_F(StripesTest, BackgroundMigrationMovesBufferedDataOnItsOwn) {
+  StartCluster(4);
+  std::mt19937 rng(TestSeed());
+  Run([&]() -> awaitable<void> {
+    asio::co_spawn(io_, migrator_->Run(), asio::detached);
+    std::string data = RandomBytes(rng, 5000);
+    CO_ASSERT_OK(co_await service_->Put("bg", data));
+    EXPECT_FALSE(StripeOf("bg").ok()) << "buffered at first";
+    // The default flush_after is 1 s: a partial stripe is written once its data waited that long.
+    for (int i = 0; i < 50 && !StripeOf("bg").ok(); ++i) {
+      co_await rpc::testutil::Sleep(std::chrono::milliseconds(100));
+    }
+    CO_ASSERT_OK(StripeOf("bg"));
+    EXPECT_EQ(allocator_->HeldBytesMax(), 0u);
+    auto got = co_await service_->Get("bg");
+    CO_ASSERT_OK(got);
+    EXPECT_TRUE(*got == data);
+    migrator_->Stop();
+  });
+}
+
+}  // namespace
+}  // namespace dase::estore

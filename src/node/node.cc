@@ -155,6 +155,8 @@ class NodeProcess {
                                                 [this] { return RefreshMap(); });
     estore::MigratorOptions migrator_options;
     migrator_options.cnode = name_;
+    migrator_options.flush_after_us = config_.flush_after_ms * 1000;
+    migrator_options.sweep_every_us = config_.sweep_every_ms * 1000;
     migrator_ = std::make_unique<estore::Migrator>(io_, env_, store_.get(), data_.get(),
                                                    stripes_.get(), allocator_.get(), migrator_options);
     CO_RETURN_IF_ERROR(migrator_->Start());

@@ -109,9 +109,10 @@ def read_allocated(path, limit=1 << 30):
 TEST_DRIVES = {"scm_bytes": 32 << 20, "ssd_bytes": 32 << 20}
 
 
-def write_config(data_dir, restart=None, drives=None, **keys):
+def write_config(data_dir, restart=None, drives=None, estore=None, **keys):
     """Writes DIR/dase.toml before the first `up`: API on a free port, S3/NFS on free ports,
-    `keys` on top; `restart` (a dict) becomes the [restart] table, None leaves the defaults."""
+    `keys` on top; `restart` and `estore` (dicts) become the [restart] and [estore] tables,
+    None leaves the defaults; `drives` updates the small test drives."""
     data_dir = Path(data_dir)
     data_dir.mkdir(parents=True, exist_ok=True)
     top = {"api_host": "127.0.0.1", "api_port": 0, "s3_port": free_port(),
@@ -122,6 +123,8 @@ def write_config(data_dir, restart=None, drives=None, **keys):
         lines += ["", "[restart]"] + [f"{k} = {toml_value(v)}" for k, v in restart.items()]
     drive_keys = dict(TEST_DRIVES, **(drives or {}))
     lines += ["", "[drives]"] + [f"{k} = {toml_value(v)}" for k, v in drive_keys.items()]
+    if estore:
+        lines += ["", "[estore]"] + [f"{k} = {toml_value(v)}" for k, v in estore.items()]
     (data_dir / "dase.toml").write_text("\n".join(lines) + "\n")
 
 

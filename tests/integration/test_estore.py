@@ -75,8 +75,10 @@ def test_remove_and_errors(cluster):
 
 
 def test_full_write_buffer_refuses_cleanly_and_reads_keep_working(make_cluster):
-    """A CNode's share of a 32 MiB write buffer is 8 MiB per DNode: fill it. The put that does
-    not fit fails with a clear NoSpace, leaves nothing visible, and earlier objects still read."""
+    """Fill the cluster: 1 MiB objects go straight to stripes until the 32 MiB SSD drives are
+    full (31 chunk slots each), then to the write buffer (a CNode's share of a 32 MiB buffer is
+    8 MiB per DNode), which migration cannot empty into full drives. The put that does not fit
+    fails with a clear NoSpace, leaves nothing visible, and earlier objects still read."""
     rng = h.seeded_rng("estore full buffer")
     cluster = make_cluster()
     stored = {}
