@@ -4,10 +4,7 @@
 #include <sqlite3.h>
 
 #include <algorithm>
-#include <chrono>
 #include <functional>
-#include <iterator>
-#include <thread>
 #include <utility>
 
 #include "common/check.h"
@@ -169,26 +166,9 @@ Status SqliteConnection::QueryRow(const char* sql,
   return Status::Ok();
 }
 
-// Called by SQLite while another connection holds the lock this one wants; non-zero retries.
-// SQLite's own handler (sqlite3_busy_timeout) sleeps 1, 2, 5, 10, ... ms between tries, far
-// longer than a commit holds the write lock here (one WAL append and fsync, well under a
-// millisecond): with several CNode processes committing, writers would mostly sleep. This one
-// retries after 20 µs, backing off to 500 µs, until the busy timeout.
-int SqliteConnection::BusyWait(void* connection, int attempt) {
-  static constexpr int kWaitUs[] = {20, 50, 100, 200, 300, 500};
-  auto* self = static_cast<SqliteConnection*>(connection);
-  if (attempt == 0) self->busy_waited_us_ = 0;
-  if (self->busy_waited_us_ >= self->busy_timeout_us_) return 0;
-  int wait = kWaitUs[std::min<size_t>(static_cast<size_t>(attempt), std::size(kWaitUs) - 1)];
-  std::this_thread::sleep_for(std::chrono::microseconds(wait));
-  self->busy_waited_us_ += wait;
-  return 1;
-}
-
 Status SqliteConnection::Configure(int busy_timeout_ms) {
-  // Wait for other connections' locks instead of failing at once.
-  busy_timeout_us_ = busy_timeout_ms * 1000;
-  sqlite3_busy_handler(db_, &SqliteConnection::BusyWait, this);
+  // Wait for other connections' locks (SQLite sleeps and retries) instead of failing at once.
+  sqlite3_busy_timeout(db_, busy_timeout_ms);
   RETURN_IF_ERROR(EnsureWal(busy_timeout_ms));
   // FULL syncs the WAL at every commit, so a committed transaction survives power loss (NORMAL
   // would only keep the database consistent, losing the last commits).

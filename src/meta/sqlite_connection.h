@@ -99,7 +99,6 @@ class SqliteConnection {
   explicit SqliteConnection(sqlite3* db) : db_(db) {}
   Status Configure(int busy_timeout_ms);
   Status EnsureWal(int busy_timeout_ms);
-  static int BusyWait(void* connection, int attempt);
   // True if the schema exists at kFormatVersion, false if the database is empty.
   Result<bool> HasSchema();
   Status EnsureSchema();
@@ -110,8 +109,6 @@ class SqliteConnection {
 
   sqlite3* db_;
   std::array<sqlite3_stmt*, static_cast<size_t>(Sql::kCount)> statements_{};
-  int busy_timeout_us_ = 0;
-  int busy_waited_us_ = 0;  // in the current wait for a lock
 };
 
 // Connections for the transactions of one Store: reuses idle ones, opens more on demand up to
