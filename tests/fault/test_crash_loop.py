@@ -1,5 +1,7 @@
 """Crash test (TESTING.md A1): kill -9 a random CNode or DNode at random moments while four
-clients put, overwrite and delete objects through `dase estore`. Every operation is logged
+clients put, overwrite and delete objects through `dase estore`: small objects go through the
+write buffer and are migrated into stripes in the background (so kills land in migrations
+and sweeps too), larger ones go straight to stripes. Every operation is logged
 with its outcome (ok, or failed: the outcome may be either). Afterwards a checker reads every
 path: an acknowledged write is readable byte-exact unless a later operation on the path may
 have superseded it, and every object is exactly one of the values written to it (never a mix).
@@ -40,7 +42,8 @@ class Client(threading.Thread):
                 op, data = "rm", None
                 p = estore(self.cluster, "rm", path)
             else:
-                op, data = "put", self.rng.randbytes(self.rng.choice([100, 5000, 70000]))
+                size = self.rng.choice([100, 5000, 70000, 70000, 700_000, 1_500_000])
+                op, data = "put", self.rng.randbytes(size)
                 p = estore(self.cluster, "put", path, data)
             with self.lock:
                 self.history.append((path, op, data, p.returncode == 0, invoked, time.monotonic()))
@@ -67,7 +70,8 @@ def allowed_states(ops):
 
 def test_crash_loop(make_cluster):
     rng = h.seeded_rng("crash loop")
-    cluster = make_cluster(drives={"scm_bytes": 1 << 30},
+    cluster = make_cluster(drives={"scm_bytes": 256 << 20, "ssd_bytes": 256 << 20},
+                           estore={"flush_after_ms": 300, "sweep_every_ms": 500},
                            restart={"backoff_initial_ms": 50, "backoff_max_ms": 500,
                                     "max_failures": 1000})
     history, lock, stop = [], threading.Lock(), threading.Event()
@@ -113,8 +117,10 @@ def test_crash_loop(make_cluster):
             else:
                 lost += 1
             print(f"VIOLATION {path}: state {state} not in {allowed}")
+    code, status = cluster.status()
+    stripes = status["capacity"]["stripes"] if code == 0 and status else "?"
     print(f"{kills} kills, {acknowledged} acknowledged writes, {len(history)} operations, "
-          f"{lost} lost, {torn} torn")
+          f"{lost} lost, {torn} torn ({stripes} stripes at the end)")
     assert kills >= CYCLES // 2, f"only {kills} kills happened"
     assert acknowledged > 0, "no write was acknowledged during the run"
     assert lost == 0 and torn == 0
