@@ -78,6 +78,17 @@ Result<std::vector<BufferEntry>> Migrator::LoadOldest(size_t max) {
 }
 
 Status Migrator::Start() {
+  {
+    // Before the buffer index existed, CNodes kept a bump pointer per DNode here and their
+    // buffered chunks have no index entries: the ring would overwrite them.
+    ASSIGN_OR_RETURN(auto txn, store_->Begin());
+    ASSIGN_OR_RETURN(auto old, txn->Scan("b/h/", meta::PrefixEnd("b/h/"), 1));
+    if (!old.empty()) {
+      return FailedPrecondition(
+          "this data directory was written by an earlier dase whose write buffer had no index; "
+          "it cannot be served safely: start the cluster in a new data directory");
+    }
+  }
   RETURN_IF_ERROR(stripes_->FreePending());
   // Hold the buffer space of every chunk still in the index, and number new entries after it.
   size_t tracked = 0;

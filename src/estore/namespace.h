@@ -90,15 +90,17 @@ class Namespace {
   // Records that [offset, offset + length) of the file now lives at `location` (already
   // durable), extending the size if needed, in one transaction.
   Result<WriteResult> CommitWrite(uint64_t ino, uint64_t offset, uint64_t length,
-                                  std::string_view location);
+                                  std::string_view location, const CommitHook& hook = {});
   // Replaces the whole content of a file by `extents` (already durable) and sets its size, in
   // one transaction: a reader sees the old content or the new, never a mix.
   Result<WriteResult> ReplaceContents(uint64_t ino, const std::vector<Extent>& extents,
-                                      uint64_t size);
+                                      uint64_t size, const CommitHook& hook = {});
   // Creates the file `name` in `dir` if missing and sets its whole content, in one transaction:
   // a failed or interrupted put leaves nothing visible, and readers see old or new content.
-  // `hook` runs inside that transaction after the file is set, to commit the data layer's
-  // records of the new extents (buffer index, stripe members) with them.
+  //
+  // For the three writes above and below, `hook` runs inside the transaction after the file is
+  // set, to commit the data layer's records of the new extents (buffer index, stripe members)
+  // with them.
   Result<WriteResult> PutFile(uint64_t dir, std::string_view name, const NewNode& node,
                               const std::vector<Extent>& extents, uint64_t size,
                               const CommitHook& hook = {});

@@ -146,7 +146,7 @@ Result<std::vector<Extent>> Namespace::Extents(uint64_t ino, uint64_t offset, ui
 }
 
 Result<WriteResult> Namespace::CommitWrite(uint64_t ino, uint64_t offset, uint64_t length,
-                                           std::string_view location) {
+                                           std::string_view location, const CommitHook& hook) {
   if (length == 0 || length > kExtentBytesMax) return InvalidArgument("extent length out of range");
   if (offset > kFileBytesMax - length) return InvalidArgument("write beyond 16 TiB");
   if (location.empty() || location.size() > kLocationBytesMax) {
@@ -163,6 +163,7 @@ Result<WriteResult> Namespace::CommitWrite(uint64_t ino, uint64_t offset, uint64
     Touch(inode, env_->NowMicros());
     StoreInode(txn, inode);
     result.inode = inode;
+    if (hook) RETURN_IF_ERROR(hook(txn, inode));
     return Status::Ok();
   }));
   return result;
@@ -200,13 +201,14 @@ Result<std::vector<Extent>> SetContents(Transaction& txn, Inode& inode,
 }  // namespace
 
 Result<WriteResult> Namespace::ReplaceContents(uint64_t ino, const std::vector<Extent>& extents,
-                                               uint64_t size) {
+                                               uint64_t size, const CommitHook& hook) {
   RETURN_IF_ERROR(CheckContents(extents, size));
   WriteResult result;
   RETURN_IF_ERROR(store_->RunTransaction([&](Transaction& txn) -> Status {
     ASSIGN_OR_RETURN(result.inode, LoadInode(txn, ino));
     ASSIGN_OR_RETURN(result.displaced,
                      SetContents(txn, result.inode, extents, size, env_->NowMicros()));
+    if (hook) RETURN_IF_ERROR(hook(txn, result.inode));
     return Status::Ok();
   }));
   return result;
