@@ -112,6 +112,9 @@ Result<Inode> Namespace::Create(uint64_t dir, std::string_view name, const NewNo
 }
 
 Result<Inode> Namespace::MakeDirs(std::string_view path, uint32_t mode) {
+  // Usually every directory exists already: one read transaction finds out.
+  auto existing = Resolve(path);
+  if (existing.ok() && existing->type == FileType::kDirectory) return existing;
   ASSIGN_OR_RETURN(Inode current, GetAttr(kRootIno));
   for (std::string_view part : SplitPath(path)) {
     ASSIGN_OR_RETURN(current, Create(current.ino, part, NewNode{FileType::kDirectory, mode, 0, 0},
