@@ -10,7 +10,6 @@ import hashlib
 import os
 import random
 import signal
-import subprocess
 import sys
 import threading
 import time
@@ -19,13 +18,13 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "integration"))
 
 import dase_harness as h  # noqa: E402
 
-CYCLES = int(os.environ.get("DASE_CRASH_CYCLES", "100"))
-PATHS = 40
-
 
 def estore(cluster, verb, path, data=b""):
-    return subprocess.run([cluster.binary, "estore", verb, path, "--data-dir", str(cluster.data_dir)],
-                          input=data, capture_output=True, timeout=h.CMD_TIMEOUT_S)
+    return h.estore(cluster, verb, path, data, check=False)
+
+
+CYCLES = int(os.environ.get("DASE_CRASH_CYCLES", "100"))
+PATHS = 40
 
 
 class Client(threading.Thread):

@@ -128,6 +128,15 @@ def write_config(data_dir, restart=None, drives=None, estore=None, **keys):
     (data_dir / "dase.toml").write_text("\n".join(lines) + "\n")
 
 
+def estore(cluster, verb, path, data=b"", check=True):
+    """Runs `dase estore VERB PATH` (data on stdin); with `check`, fails unless it exits 0."""
+    p = subprocess.run([cluster.binary, "estore", verb, path, "--data-dir", str(cluster.data_dir)],
+                       input=data, capture_output=True, timeout=CMD_TIMEOUT_S)
+    if check:
+        assert p.returncode == 0, f"estore {verb} {path}: exit {p.returncode}: {p.stderr!r}"
+    return p
+
+
 # ---------------------------------------------------------------------------------------------
 # /proc helpers (Linux only; used to check pids and to find the VMS process)
 

@@ -2,18 +2,9 @@
 DNodes' write buffers before they are acknowledged, read back byte-exact, survive a restart of
 the whole cluster and the loss of one DNode, and bad input is refused cleanly."""
 import hashlib
-import subprocess
 
 import dase_harness as h
-
-
-def estore(cluster, verb, path, data=None, check=True):
-    p = subprocess.run([cluster.binary, "estore", verb, path, "--data-dir", str(cluster.data_dir)],
-                       input=data if data is not None else b"", capture_output=True,
-                       timeout=h.CMD_TIMEOUT_S)
-    if check:
-        assert p.returncode == 0, f"estore {verb} {path}: exit {p.returncode}: {p.stderr!r}"
-    return p
+from dase_harness import estore
 
 
 def test_objects_round_trip_and_survive_restart_and_dnode_loss(make_cluster):

@@ -5,17 +5,9 @@ are never returned)."""
 import hashlib
 import os
 import signal
-import subprocess
 
 import dase_harness as h
-
-
-def estore(cluster, verb, path, data=b"", check=True):
-    p = subprocess.run([cluster.binary, "estore", verb, path, "--data-dir", str(cluster.data_dir)],
-                       input=data, capture_output=True, timeout=h.CMD_TIMEOUT_S)
-    if check:
-        assert p.returncode == 0, f"estore {verb} {path}: exit {p.returncode}: {p.stderr!r}"
-    return p
+from dase_harness import estore
 
 
 def put_objects(cluster, rng, count):

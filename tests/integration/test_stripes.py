@@ -3,17 +3,9 @@ DNodes' SSD drives (and large objects go there directly); with a DNode gone for 
 object still reads byte-exact (rebuilt from parity); bit rot in stripe chunks is rebuilt or
 refused, never served; overwritten and deleted data gives its space back."""
 import hashlib
-import subprocess
 
 import dase_harness as h
-
-
-def estore(cluster, verb, path, data=b"", check=True):
-    p = subprocess.run([cluster.binary, "estore", verb, path, "--data-dir", str(cluster.data_dir)],
-                       input=data, capture_output=True, timeout=h.CMD_TIMEOUT_S)
-    if check:
-        assert p.returncode == 0, f"estore {verb} {path}: exit {p.returncode}: {p.stderr!r}"
-    return p
+from dase_harness import estore
 
 
 def capacity(cluster):
