@@ -1,7 +1,7 @@
 // estore_bench: element-store throughput through the real CNode and DNode processes of a
 // running cluster, beside the machine's own limits measured in the same run.
 //
-//   estore_bench --data-dir D [--only seq|small] [--repeat N]
+//   estore_bench --data-dir D [--only seq|small] [--repeat N] [--small-writers N (16)]
 //
 // Prints: sequential write and read MB/s for 1 MiB and 64 KiB objects with 4 writers, 4 KiB
 // create+write ops/s with 16 writers (each object is a new file: data in the write buffer of two
@@ -139,14 +139,16 @@ int Main(int argc, char** argv) {
   std::string data_dir;
   std::string only;  // "seq", "small" or empty for everything
   int repeat = 5;
+  int small_writers = 16;
   for (int i = 1; i + 1 < argc; ++i) {
+    if (std::strcmp(argv[i], "--small-writers") == 0) small_writers = std::max(1, std::atoi(argv[i + 1]));
     if (std::strcmp(argv[i], "--data-dir") == 0) data_dir = argv[i + 1];
     if (std::strcmp(argv[i], "--only") == 0) only = argv[i + 1];
     if (std::strcmp(argv[i], "--repeat") == 0) repeat = std::max(1, std::atoi(argv[i + 1]));
   }
   if (data_dir.empty()) {
     std::fprintf(stderr, "usage: estore_bench --data-dir DIR (of a running cluster) "
-                         "[--only seq|small] [--repeat N]\n");
+                         "[--only seq|small] [--repeat N] [--small-writers N]\n");
     return 2;
   }
   std::setvbuf(stdout, nullptr, _IOLBF, 0);
@@ -182,7 +184,7 @@ int Main(int argc, char** argv) {
   }
   if (only.empty() || only == "small") {
     std::string small(4096, 's');
-    const int writers = 16, per_writer = 128;
+    const int writers = small_writers, per_writer = 2048 / small_writers + 1;
     std::vector<double> rates;
     for (int r = 0; r <= repeat; ++r) {  // run 0 warms up
       auto [s, fail] = RunLoad(ports, writers, per_writer, rpc::Method::kEstorePut, [&](int w, int i) {
@@ -192,8 +194,8 @@ int Main(int argc, char** argv) {
       if (fail > 0) std::printf("  (%d failures in run %d)\n", fail, r);
       if (r > 0) rates.push_back(writers * per_writer / s);
     }
-    std::printf("  4 KiB create+write, 16 writers: %8.0f ops/s (runs %.0f .. %.0f)  target >= 3,900\n",
-                Median(rates), *std::min_element(rates.begin(), rates.end()),
+    std::printf("  4 KiB create+write, %d writers: %8.0f ops/s (runs %.0f .. %.0f)  target >= 3,900\n",
+                writers, Median(rates), *std::min_element(rates.begin(), rates.end()),
                 *std::max_element(rates.begin(), rates.end()));
   }
   return 0;

@@ -52,6 +52,7 @@ class EstoreTest : public rpc::testutil::RpcTest {
   // (Re)creates the CNode's objects, as a restarted CNode process would.
   void OpenCnode() {
     service_.reset();
+    batcher_.reset();
     migrator_.reset();
     data_.reset();
     stripes_.reset();
@@ -77,8 +78,9 @@ class EstoreTest : public rpc::testutil::RpcTest {
     migrator_ = std::make_unique<Migrator>(io_, env_, store_.get(), data_.get(), stripes_.get(),
                                            allocator_.get(), mo);
     ASSERT_TRUE(migrator_->Start().ok());
+    batcher_ = std::make_unique<CommitBatcher>(io_, store_.get());
     service_ = std::make_unique<EstoreService>(ns_.get(), data_.get(), stripes_.get(),
-                                               migrator_.get());
+                                               migrator_.get(), batcher_.get());
   }
 
   void StartDnode(size_t i) {
@@ -143,6 +145,7 @@ class EstoreTest : public rpc::testutil::RpcTest {
   std::unique_ptr<StripeStore> stripes_;
   std::unique_ptr<DataPlane> data_;
   std::unique_ptr<Migrator> migrator_;
+  std::unique_ptr<CommitBatcher> batcher_;
   std::unique_ptr<EstoreService> service_;
 };
 

@@ -105,6 +105,21 @@ class Namespace {
                               const std::vector<Extent>& extents, uint64_t size,
                               const CommitHook& hook = {});
 
+  // PutFile in parts, for callers that commit through a CommitBatcher: Prepare checks the
+  // arguments and reserves an inode number; the op's `body` runs in a transaction (maybe
+  // several times); Finish gives PutFile's result from how the commit went.
+  struct PutFileOp {
+    std::function<Status(meta::Transaction&)> body;
+    uint64_t ino = 0;
+    bool used = false;  // the reserved inode number became the file
+    WriteResult result;
+  };
+  Result<std::shared_ptr<PutFileOp>> PreparePutFile(uint64_t dir, std::string_view name,
+                                                    const NewNode& node,
+                                                    std::vector<Extent> extents, uint64_t size,
+                                                    CommitHook hook);
+  Result<WriteResult> FinishPutFile(const PutFileOp& op, const Status& committed);
+
  private:
   Namespace(meta::Store* store, env::Env* env) : store_(store), env_(env) {}
   Result<uint64_t> AllocateInode();

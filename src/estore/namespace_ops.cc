@@ -217,31 +217,47 @@ Result<WriteResult> Namespace::ReplaceContents(uint64_t ino, const std::vector<E
 Result<WriteResult> Namespace::PutFile(uint64_t dir, std::string_view name, const NewNode& node,
                                        const std::vector<Extent>& extents, uint64_t size,
                                        const CommitHook& hook) {
+  ASSIGN_OR_RETURN(auto op, PreparePutFile(dir, name, node, extents, size, hook));
+  Status committed = store_->RunTransaction(op->body);
+  return FinishPutFile(*op, committed);
+}
+
+Result<std::shared_ptr<Namespace::PutFileOp>> Namespace::PreparePutFile(
+    uint64_t dir, std::string_view name, const NewNode& node, std::vector<Extent> extents,
+    uint64_t size, CommitHook hook) {
   RETURN_IF_ERROR(ValidateName(name));
   RETURN_IF_ERROR(CheckContents(extents, size));
-  ASSIGN_OR_RETURN(uint64_t ino, AllocateInode());
-  WriteResult result;
-  bool used = false;
-  RETURN_IF_ERROR(store_->RunTransaction([&](Transaction& txn) -> Status {
-    used = false;
+  auto op = std::make_shared<PutFileOp>();
+  ASSIGN_OR_RETURN(op->ino, AllocateInode());
+  PutFileOp* self = op.get();  // the body lives in *op, so it never outlives it
+  op->body = [this, self, dir, name = std::string(name), node, extents = std::move(extents), size,
+              hook = std::move(hook)](Transaction& txn) -> Status {
+    self->used = false;
     int64_t now = env_->NowMicros();
     ASSIGN_OR_RETURN(Inode parent, LoadDir(txn, dir));
     ASSIGN_OR_RETURN(auto existing, LoadEntry(txn, dir, name));
     if (existing) {
-      if (existing->type != FileType::kFile) return AlreadyExists(std::string(name) + " is a directory");
-      ASSIGN_OR_RETURN(result.inode, LoadInode(txn, existing->ino));
+      if (existing->type != FileType::kFile) return AlreadyExists(name + " is a directory");
+      ASSIGN_OR_RETURN(self->result.inode, LoadInode(txn, existing->ino));
     } else {
       NewNode file = node;
       file.type = FileType::kFile;
-      result.inode = LinkNewInode(txn, parent, name, ino, file, now);
-      used = true;
+      self->result.inode = LinkNewInode(txn, parent, name, self->ino, file, now);
+      self->used = true;
     }
-    ASSIGN_OR_RETURN(result.displaced, SetContents(txn, result.inode, extents, size, now));
-    if (hook) RETURN_IF_ERROR(hook(txn, result.inode));
+    ASSIGN_OR_RETURN(self->result.displaced, SetContents(txn, self->result.inode, extents, size, now));
+    if (hook) RETURN_IF_ERROR(hook(txn, self->result.inode));
     return Status::Ok();
-  }));
-  if (!used) next_ino_ = ino;  // not consumed: hand it out again
-  return result;
+  };
+  return op;
+}
+
+Result<WriteResult> Namespace::FinishPutFile(const PutFileOp& op, const Status& committed) {
+  bool used = committed.ok() && op.used;
+  // Not consumed: hand the number out again, unless others were reserved since.
+  if (!used && next_ino_ == op.ino + 1) next_ino_ = op.ino;
+  RETURN_IF_ERROR(committed);
+  return op.result;
 }
 
 }  // namespace dase::estore

@@ -139,7 +139,17 @@ awaitable<Result<uint64_t>> EstoreService::Put(std::string path, std::string dat
     return Status::Ok();
   };
   NewNode file{FileType::kFile, 0644, 0, 0};
-  auto written = ns_->PutFile(dir.ino, parts.second, file, extents, data.size(), hook);
+  // One metadata transaction, possibly shared with other requests' (group commit).
+  // (No co_await inside a conditional expression or beside temporaries: see common/asio.h.)
+  auto op = ns_->PreparePutFile(dir.ino, parts.second, file, extents, data.size(), hook);
+  Result<WriteResult> written = Internal("not committed");
+  if (!op.ok()) {
+    written = op.status();
+  } else {
+    std::function<Status(meta::Transaction&)> body = (*op)->body;
+    Status committed = co_await batcher_->Run(std::move(body));
+    written = ns_->FinishPutFile(**op, committed);
+  }
   if (!written.ok()) {
     FreeStripes(stripes);
     for (const ChunkLocation& l : buffered) data_->Release(l);

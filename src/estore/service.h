@@ -13,6 +13,7 @@
 #include <string>
 
 #include "common/asio.h"
+#include "estore/commit_batcher.h"
 #include "estore/data_plane.h"
 #include "estore/migrator.h"
 #include "estore/namespace.h"
@@ -33,8 +34,9 @@ struct ListEntry {
 
 class EstoreService {
  public:
-  EstoreService(Namespace* ns, DataPlane* data, StripeStore* stripes, Migrator* migrator)
-      : ns_(ns), data_(data), stripes_(stripes), migrator_(migrator) {}
+  EstoreService(Namespace* ns, DataPlane* data, StripeStore* stripes, Migrator* migrator,
+                CommitBatcher* batcher)
+      : ns_(ns), data_(data), stripes_(stripes), migrator_(migrator), batcher_(batcher) {}
   void Register(rpc::Server& server);
 
   awaitable<Result<uint64_t>> Put(std::string path, std::string data);
@@ -55,6 +57,7 @@ class EstoreService {
   DataPlane* data_;
   StripeStore* stripes_;
   Migrator* migrator_;
+  CommitBatcher* batcher_;
 };
 
 // Client-side encodings of the requests and replies.

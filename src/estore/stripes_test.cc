@@ -236,3 +236,46 @@ TEST_F(StripesTest, BackgroundMigrationMovesBufferedDataOnItsOwn) {
 
 }  // namespace
 }  // namespace dase::estore
+
+namespace dase::estore {
+namespace {
+
+// Concurrent puts through the service share metadata commits; a put that fails (a directory
+// where the file should go) is dropped from its batch without taking the others down or
+// leaving anything behind.
+TEST_F(StripesTest, GroupCommitIsolatesAFailingPutAndKeepsTheRest) {
+  StartCluster(4);
+  std::mt19937 rng(TestSeed());
+  std::map<std::string, std::string> objects;
+  for (int i = 0; i < 24; ++i) objects["g/f" + std::to_string(i)] = RandomBytes(rng, 3000 + i);
+  Run([&]() -> awaitable<void> {
+    std::string dir_data = RandomBytes(rng, 10);
+    CO_ASSERT_OK(co_await service_->Put("g/sub/x", dir_data));  // makes g/sub a directory
+    int done = 0;
+    int failed = 0;
+    rpc::testutil::Latch latch(io_, static_cast<int>(objects.size()) + 1);
+    auto put = [&](std::string path, std::string data) -> awaitable<void> {
+      auto r = co_await service_->Put(std::move(path), std::move(data));
+      (r.ok() ? done : failed)++;
+      latch.CountDown();
+    };
+    for (const auto& [path, data] : objects) asio::co_spawn(io_, put(path, data), asio::detached);
+    std::string clash = RandomBytes(rng, 10);
+    asio::co_spawn(io_, put("g/sub", clash), asio::detached);  // a directory: fails
+    co_await latch.Wait();
+    EXPECT_EQ(done, static_cast<int>(objects.size()));
+    EXPECT_EQ(failed, 1);
+    EXPECT_LT(batcher_->commits(), batcher_->bodies_committed()) << "nothing was batched";
+    for (const auto& [path, data] : objects) {
+      auto got = co_await service_->Get(path);
+      CO_ASSERT_OK(got);
+      EXPECT_TRUE(*got == data) << path;
+    }
+    auto sub = ns_->Resolve("g/sub");
+    CO_ASSERT_OK(sub);
+    EXPECT_EQ(sub->type, FileType::kDirectory);
+  });
+}
+
+}  // namespace
+}  // namespace dase::estore

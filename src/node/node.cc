@@ -79,6 +79,10 @@ class NodeProcess {
                  config_.stall_threshold_ms);
       }
     }
+    if (batcher_ != nullptr) {
+      LOG_INFO("metadata: {} writes in {} group commits", batcher_->bodies_committed(),
+               batcher_->commits());
+    }
     // Payloads are named locals: GCC 12 destroys temporaries inside co_await expressions twice.
     control::NodeGoodbye goodbye{name_, incarnation_};
     std::string payload = control::Encode(goodbye);
@@ -160,8 +164,9 @@ class NodeProcess {
     migrator_ = std::make_unique<estore::Migrator>(io_, env_, store_.get(), data_.get(),
                                                    stripes_.get(), allocator_.get(), migrator_options);
     CO_RETURN_IF_ERROR(migrator_->Start());
+    batcher_ = std::make_unique<estore::CommitBatcher>(io_, store_.get());
     estore_ = std::make_unique<estore::EstoreService>(namespace_.get(), data_.get(), stripes_.get(),
-                                                      migrator_.get());
+                                                      migrator_.get(), batcher_.get());
     estore_->Register(rpc_server_);
     rpc::Spawn(io_, migrator_->Run(), "migrator");
     co_return Status::Ok();
@@ -229,6 +234,7 @@ class NodeProcess {
   std::unique_ptr<estore::StripeStore> stripes_;
   std::unique_ptr<estore::DataPlane> data_;
   std::unique_ptr<estore::Migrator> migrator_;
+  std::unique_ptr<estore::CommitBatcher> batcher_;
   std::unique_ptr<estore::EstoreService> estore_;
   uint16_t rpc_port_ = 0;
   bool registered_ = false;
