@@ -52,6 +52,7 @@ class EstoreTest : public rpc::testutil::RpcTest {
   // (Re)creates the CNode's objects, as a restarted CNode process would.
   void OpenCnode() {
     service_.reset();
+    stripe_batcher_.reset();
     batcher_.reset();
     migrator_.reset();
     data_.reset();
@@ -79,8 +80,10 @@ class EstoreTest : public rpc::testutil::RpcTest {
                                            allocator_.get(), mo);
     ASSERT_TRUE(migrator_->Start().ok());
     batcher_ = std::make_unique<CommitBatcher>(io_, store_.get());
+    stripe_batcher_ = std::make_unique<StripeBatcher>(io_, stripes_.get(), migrator_.get());
     service_ = std::make_unique<EstoreService>(ns_.get(), data_.get(), stripes_.get(),
-                                               migrator_.get(), batcher_.get());
+                                               migrator_.get(), batcher_.get(),
+                                               stripe_batcher_.get());
   }
 
   void StartDnode(size_t i) {
@@ -146,6 +149,7 @@ class EstoreTest : public rpc::testutil::RpcTest {
   std::unique_ptr<DataPlane> data_;
   std::unique_ptr<Migrator> migrator_;
   std::unique_ptr<CommitBatcher> batcher_;
+  std::unique_ptr<StripeBatcher> stripe_batcher_;
   std::unique_ptr<EstoreService> service_;
 };
 

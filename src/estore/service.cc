@@ -63,24 +63,25 @@ Result<std::vector<ListEntry>> DecodeListReply(std::string_view payload) {
   return entries;
 }
 
-awaitable<Result<std::vector<StripeRecord>>> EstoreService::WriteStriped(
+awaitable<Result<std::vector<StripePiece>>> EstoreService::WriteStriped(
     const std::string& data, std::vector<Extent>* extents) {
-  std::vector<StripeRecord> written;
+  std::vector<StripePiece> written;
   uint64_t capacity = stripes_->CapacityNow();
   for (uint64_t offset = 0; offset < data.size(); offset += capacity) {
     uint64_t length = std::min<uint64_t>(capacity, data.size() - offset);
     std::string piece = data.substr(offset, length);  // a named local: see common/asio.h
-    auto rec = co_await migrator_->WriteStripe(std::move(piece));
-    if (!rec.ok()) {
-      FreeStripes(written);
-      co_return rec.status();
+    auto written_piece = co_await stripe_batcher_->Write(std::move(piece));
+    if (!written_piece.ok()) {
+      for (const StripePiece& p : written) stripe_batcher_->Settle(p, false);
+      co_return written_piece.status();
     }
     ChunkLocation loc;
     loc.kind = LocationKind::kStripe;
     loc.length = static_cast<uint32_t>(length);
-    loc.stripe = rec->number;
+    loc.stripe = written_piece->stripe->record.number;
+    loc.stripe_offset = written_piece->offset;
     extents->push_back(Extent{offset, length, EncodeLocation(loc), 0});
-    written.push_back(std::move(rec).value());
+    written.push_back(std::move(written_piece).value());
   }
   co_return written;
 }
@@ -102,20 +103,13 @@ awaitable<Result<std::vector<ChunkLocation>>> EstoreService::WriteBuffered(
   co_return written;
 }
 
-void EstoreService::FreeStripes(const std::vector<StripeRecord>& stripes) {
-  if (stripes.empty()) return;
-  // On failure they stay pending: freed when this CNode starts again.
-  Status s = stripes_->FreeUnused(stripes);
-  if (!s.ok()) LOG_WARN("cannot free unused stripes: {}", s.ToString());
-}
-
 awaitable<Result<uint64_t>> EstoreService::Put(std::string path, std::string data) {
   if (data.size() > kObjectBytesMax) co_return InvalidArgument("object larger than 48 MiB");
   CO_ASSIGN_OR_RETURN(auto parts, SplitParent(path));
   CO_ASSIGN_OR_RETURN(Inode dir, ns_->MakeDirs(parts.first));
   // Data first, durable; then one metadata transaction makes it visible.
   std::vector<Extent> extents;
-  std::vector<StripeRecord> stripes;
+  std::vector<StripePiece> stripes;
   std::vector<ChunkLocation> buffered;
   if (data.size() >= kStripeDirectBytes && stripes_->CapacityNow() > 0) {
     auto striped = co_await WriteStriped(data, &extents);
@@ -131,7 +125,8 @@ awaitable<Result<uint64_t>> EstoreService::Put(std::string path, std::string dat
   }
   CommitHook hook = [&](meta::Transaction& txn, const Inode& file) -> Status {
     for (size_t i = 0; i < stripes.size(); ++i) {
-      StripeStore::Seal(txn, stripes[i], {StripeMember{file.ino, extents[i].offset, extents[i].length}});
+      StripeMember member{file.ino, extents[i].offset, extents[i].length};
+      RETURN_IF_ERROR(StripeBatcher::Seal(txn, stripes[i], member));
     }
     for (size_t i = 0; i < buffered.size(); ++i) {
       migrator_->RecordBuffered(txn, file.ino, extents[i].offset, buffered[i]);
@@ -150,8 +145,8 @@ awaitable<Result<uint64_t>> EstoreService::Put(std::string path, std::string dat
     Status committed = co_await batcher_->Run(std::move(body));
     written = ns_->FinishPutFile(**op, committed);
   }
+  for (const StripePiece& p : stripes) stripe_batcher_->Settle(p, written.ok());
   if (!written.ok()) {
-    FreeStripes(stripes);
     for (const ChunkLocation& l : buffered) data_->Release(l);
     co_return written.status();
   }

@@ -2,8 +2,9 @@
 // `dase estore` command line calls. Whole-object operations: put replaces a file atomically
 // (data durable first, then one metadata transaction), get reads it back. Objects of at least
 // kStripeDirectBytes go straight to erasure-coded stripes (one copy plus parity instead of two
-// buffer copies and a later migration); smaller ones go to the write buffer, which the
-// Migrator moves into stripes in the background.
+// buffer copies and a later migration), packed with other writes ready at the same time
+// (StripeBatcher); smaller ones go to the write buffer, which the Migrator moves into stripes
+// in the background.
 //
 // Wire format (common/coding.h): requests and replies are documented in
 // docs/formats/estore.md. Objects are limited to kObjectBytesMax here; ranged I/O arrives with
@@ -16,6 +17,7 @@
 #include "estore/commit_batcher.h"
 #include "estore/data_plane.h"
 #include "estore/migrator.h"
+#include "estore/stripe_batcher.h"
 #include "estore/namespace.h"
 #include "rpc/server.h"
 
@@ -35,8 +37,9 @@ struct ListEntry {
 class EstoreService {
  public:
   EstoreService(Namespace* ns, DataPlane* data, StripeStore* stripes, Migrator* migrator,
-                CommitBatcher* batcher)
-      : ns_(ns), data_(data), stripes_(stripes), migrator_(migrator), batcher_(batcher) {}
+                CommitBatcher* batcher, StripeBatcher* stripe_batcher)
+      : ns_(ns), data_(data), stripes_(stripes), migrator_(migrator), batcher_(batcher),
+        stripe_batcher_(stripe_batcher) {}
   void Register(rpc::Server& server);
 
   awaitable<Result<uint64_t>> Put(std::string path, std::string data);
@@ -45,12 +48,11 @@ class EstoreService {
   Status Remove(const std::string& path);
 
  private:
-  // Writes `data` to stripes; extents and the commit hook that seals them. Nothing on error.
-  awaitable<Result<std::vector<StripeRecord>>> WriteStriped(const std::string& data,
-                                                             std::vector<Extent>* extents);
+  // Writes `data` to stripes (maybe shared with other writes); adds its extents.
+  awaitable<Result<std::vector<StripePiece>>> WriteStriped(const std::string& data,
+                                                            std::vector<Extent>* extents);
   awaitable<Result<std::vector<ChunkLocation>>> WriteBuffered(const std::string& data,
                                                               std::vector<Extent>* extents);
-  void FreeStripes(const std::vector<StripeRecord>& stripes);
   awaitable<Result<std::string>> ReadOnce(const std::string& path);
 
   Namespace* ns_;
@@ -58,6 +60,7 @@ class EstoreService {
   StripeStore* stripes_;
   Migrator* migrator_;
   CommitBatcher* batcher_;
+  StripeBatcher* stripe_batcher_;
 };
 
 // Client-side encodings of the requests and replies.

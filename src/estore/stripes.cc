@@ -223,6 +223,11 @@ void StripeStore::Seal(meta::Transaction& txn, StripeRecord record,
                        const std::vector<StripeMember>& members) {
   record.state = StripeState::kSealed;
   txn.Put(StripeKey(record.number), EncodeStripeRecord(record));
+  AddMembers(txn, record.number, members);
+}
+
+void StripeStore::AddMembers(meta::Transaction& txn, uint64_t number,
+                             const std::vector<StripeMember>& members) {
   // Two members may start at the same file offset (an older chunk partly overwritten by a
   // newer one, both still live): one key keeps the longer range, which covers both.
   std::map<std::pair<uint64_t, uint64_t>, uint64_t> merged;
@@ -233,7 +238,7 @@ void StripeStore::Seal(meta::Transaction& txn, StripeRecord record,
   for (const auto& [key, length] : merged) {
     Writer w;
     w.PutVarint64(length);
-    txn.Put(MemberKey(record.number, key.first, key.second), std::move(w).Release());
+    txn.Put(MemberKey(number, key.first, key.second), std::move(w).Release());
   }
 }
 

@@ -98,6 +98,9 @@ class StripeStore {
   // Inside `txn`: the stripe becomes sealed with `members`.
   static void Seal(meta::Transaction& txn, StripeRecord record,
                    const std::vector<StripeMember>& members);
+  // Inside `txn`: more members of a sealed stripe.
+  static void AddMembers(meta::Transaction& txn, uint64_t number,
+                         const std::vector<StripeMember>& members);
   // Inside `txn`: deletes the stripe's record and members and frees its slots.
   static Status Free(meta::Transaction& txn, const StripeRecord& record);
 

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <random>
+#include <set>
 
 #include "common/testing.h"
 #include "estore/estore_test_util.h"
@@ -274,6 +275,54 @@ TEST_F(StripesTest, GroupCommitIsolatesAFailingPutAndKeepsTheRest) {
     auto sub = ns_->Resolve("g/sub");
     CO_ASSERT_OK(sub);
     EXPECT_EQ(sub->type, FileType::kDirectory);
+  });
+}
+
+}  // namespace
+}  // namespace dase::estore
+
+namespace dase::estore {
+namespace {
+
+// Large puts issued together share one stripe; it lives while any of them references it.
+TEST_F(StripesTest, ConcurrentLargePutsShareAStripe) {
+  StartCluster(4);
+  std::mt19937 rng(TestSeed());
+  std::map<std::string, std::string> objects;
+  for (int i = 0; i < 4; ++i) objects["big/" + std::to_string(i)] = RandomBytes(rng, (1 << 20) + i);
+  Run([&]() -> awaitable<void> {
+    rpc::testutil::Latch latch(io_, static_cast<int>(objects.size()));
+    int failed = 0;
+    auto put = [&](std::string path, std::string data) -> awaitable<void> {
+      auto r = co_await service_->Put(std::move(path), std::move(data));
+      failed += r.ok() ? 0 : 1;
+      latch.CountDown();
+    };
+    for (const auto& [path, data] : objects) asio::co_spawn(io_, put(path, data), asio::detached);
+    co_await latch.Wait();
+    EXPECT_EQ(failed, 0);
+    std::set<uint64_t> numbers;
+    for (const auto& [path, data] : objects) {
+      auto rec = StripeOf(path);
+      CO_ASSERT_OK(rec);
+      numbers.insert(rec->number);
+      auto got = co_await service_->Get(path);
+      CO_ASSERT_OK(got);
+      EXPECT_TRUE(*got == data) << path;
+    }
+    EXPECT_LT(numbers.size(), objects.size()) << "every put wrote a stripe of its own";
+    // Remove all but one: the sweep keeps what the last one needs.
+    auto last = std::prev(objects.end());
+    for (auto it = objects.begin(); it != last; ++it) CO_ASSERT_OK(service_->Remove(it->first));
+    CO_ASSERT_OK(migrator_->SweepAll());
+    auto got = co_await service_->Get(last->first);
+    CO_ASSERT_OK(got);
+    EXPECT_TRUE(*got == last->second);
+    CO_ASSERT_OK(service_->Remove(last->first));
+    CO_ASSERT_OK(migrator_->SweepAll());
+    auto count = stripes_->CountStripes();
+    CO_ASSERT_OK(count);
+    EXPECT_EQ(count->stripes, 0u) << "a stripe outlived every object in it";
   });
 }
 
