@@ -37,20 +37,41 @@ class EstoreTest : public rpc::testutil::RpcTest {
     std::unique_ptr<rpc::Server> server;
   };
 
-  void StartCluster(int dnodes, Sizes sizes = {}) {
+  // `store_options` for the metadata store: an Env other than the POSIX one needs
+  // VfsLocking::kInProcess.
+  void StartCluster(int dnodes, Sizes sizes = {}, meta::SqliteOptions store_options = {}) {
     sizes_ = sizes;
+    store_options_ = store_options;
+    dnodes_.clear();
     for (int i = 1; i <= dnodes; ++i) {
       dnodes_.push_back(Dnode{"dnode-" + std::to_string(i), nullptr, nullptr});
-      StartDnode(i - 1);
     }
-    auto store = meta::SqliteStore::Open(env_, dir_.path() + "/meta/meta.db");
+    OpenAll();
+  }
+
+  // Opens every DNode, the store and the CNode (again, after StopAll).
+  void OpenAll() {
+    for (size_t i = 0; i < dnodes_.size(); ++i) {
+      StartDnode(i);
+      if (HasFatalFailure()) return;
+    }
+    auto store = meta::SqliteStore::Open(env_, DbPath(), store_options_);
     ASSERT_TRUE(store.ok()) << store.status().ToString();
     store_ = std::move(store).value();
     OpenCnode();
   }
 
-  // (Re)creates the CNode's objects, as a restarted CNode process would.
-  void OpenCnode() {
+  // Closes the CNode, the store and every DNode, as if every process stopped.
+  void StopAll() {
+    StopCnode();
+    store_.reset();
+    for (Dnode& d : dnodes_) {
+      d.server.reset();
+      d.service.reset();
+    }
+  }
+
+  void StopCnode() {
     service_.reset();
     stripe_batcher_.reset();
     batcher_.reset();
@@ -60,6 +81,13 @@ class EstoreTest : public rpc::testutil::RpcTest {
     allocator_.reset();
     peers_.reset();
     ns_.reset();
+  }
+
+  std::string DbPath() const { return dir_.path() + "/meta/meta.db"; }
+
+  // (Re)creates the CNode's objects, as a restarted CNode process would.
+  void OpenCnode() {
+    StopCnode();
     auto ns = Namespace::Open(store_.get(), env_);
     ASSERT_TRUE(ns.ok()) << ns.status().ToString();
     ns_ = std::move(ns).value();
@@ -139,6 +167,7 @@ class EstoreTest : public rpc::testutil::RpcTest {
   env::Env* env_ = env::Env::Default();
   dnode::testutil::TempDir dir_;
   Sizes sizes_;
+  meta::SqliteOptions store_options_;
   int64_t map_version_ = 0;
   std::vector<Dnode> dnodes_;
   std::unique_ptr<meta::SqliteStore> store_;

@@ -29,6 +29,7 @@
 #include "env/fault_env.h"
 #include "meta/env_vfs.h"
 #include "meta/sqlite_store.h"
+#include "meta/test_util.h"
 
 namespace dase::meta {
 namespace {
@@ -99,28 +100,6 @@ Result<std::vector<KeyValue>> ScanPrefix(Transaction& txn, std::string_view pref
   return txn.Scan(prefix, PrefixEnd(prefix), 1'000'000);
 }
 
-Status IntegrityCheck(env::Env* env) {
-  VfsOptions options{.locking = VfsLocking::kInProcess, .temp_dir = "/meta"};
-  ASSIGN_OR_RETURN(std::string vfs, RegisterEnvVfs(env, options));  // the store's VFS
-  sqlite3* db = nullptr;
-  int rc = sqlite3_open_v2(kPath, &db, SQLITE_OPEN_READWRITE, vfs.c_str());
-  std::string result;
-  if (rc == SQLITE_OK) {
-    rc = sqlite3_exec(
-        db, "PRAGMA integrity_check",
-        [](void* out, int, char** values, char**) {
-          *static_cast<std::string*>(out) += values[0] ? values[0] : "NULL";
-          return 0;
-        },
-        &result, nullptr);
-  }
-  std::string error = rc == SQLITE_OK ? "" : sqlite3_errmsg(db);
-  sqlite3_close(db);
-  if (rc != SQLITE_OK) return Corruption("integrity_check: " + error);
-  if (result != "ok") return Corruption("integrity_check: " + result);
-  return Status::Ok();
-}
-
 // Checks the recovered state against the history; returns what is wrong.
 std::vector<std::string> Check(Store& store, env::Env* env, const History& history) {
   std::vector<std::string> wrong;
@@ -178,7 +157,7 @@ std::vector<std::string> Check(Store& store, env::Env* env, const History& histo
     }
   }
   txn->reset();
-  if (Status s = IntegrityCheck(env); !s.ok()) wrong.push_back(s.ToString());
+  if (Status s = testutil::IntegrityCheck(env, kPath, "/meta"); !s.ok()) wrong.push_back(s.ToString());
   return wrong;
 }
 
