@@ -328,3 +328,71 @@ TEST_F(StripesTest, ConcurrentLargePutsShareAStripe) {
 
 }  // namespace
 }  // namespace dase::estore
+
+namespace dase::estore {
+namespace {
+
+// Drives whose fsync fails (EIO) and drives out of space: puts are refused with the drive's
+// error, nothing of them becomes visible, and what was written before still reads.
+class DriveFaultTest : public StripesTest {
+ protected:
+  DriveFaultTest() { env_ = &faulty_; }
+  void SetUp() override {
+    meta::SqliteOptions options;
+    options.locking = meta::VfsLocking::kInProcess;  // the store's files are not plain POSIX
+    StartCluster(4, {}, options);
+  }
+  ~DriveFaultTest() override { StopAll(); }
+  dnode::testutil::InjectingEnv faulty_;
+};
+
+TEST_F(DriveFaultTest, FailedFsyncAndNoSpaceRefuseWritesAndKeepReads) {
+  std::mt19937 rng(TestSeed());
+  std::string small = RandomBytes(rng, 5000);
+  std::string large = RandomBytes(rng, 2 << 20);
+  Run([&]() -> awaitable<void> {
+    CO_ASSERT_OK(co_await service_->Put("ok/small", small));
+    CO_ASSERT_OK(co_await service_->Put("ok/large", large));
+    struct Fault {
+      const char* name;
+      std::atomic<bool>* flag;
+    };
+    for (Fault fault : {Fault{"ENOSPC", &faulty_.no_space}, Fault{"EIO on fsync", &faulty_.fail_sync}}) {
+      *fault.flag = true;
+      for (const std::string* data : {&small, &large}) {
+        std::string path = "bad/" + std::to_string(data->size());
+        std::string copy = *data;
+        auto put = co_await service_->Put(path, std::move(copy));
+        EXPECT_FALSE(put.ok()) << fault.name << ": a put of " << data->size() << " bytes succeeded";
+        if (!put.ok()) {
+          Code code = put.status().code();
+          EXPECT_TRUE(code == Code::kNoSpace || code == Code::kIOError || code == Code::kUnavailable)
+              << fault.name << ": " << put.status().ToString();
+        }
+        EXPECT_EQ(ns_->Resolve(path).status().code(), Code::kNotFound) << fault.name << ": " << path;
+      }
+      *fault.flag = false;
+      auto got_small = co_await service_->Get("ok/small");
+      auto got_large = co_await service_->Get("ok/large");
+      CO_ASSERT_OK(got_small);
+      CO_ASSERT_OK(got_large);
+      EXPECT_TRUE(*got_small == small && *got_large == large) << fault.name;
+    }
+    // A drive whose fsync failed stays failed until its DNode restarts; then writes work again.
+    StopCnode();
+    for (size_t i = 0; i < dnodes_.size(); ++i) {
+      dnodes_[i].server.reset();
+      dnodes_[i].service.reset();
+      StartDnode(i);
+    }
+    OpenCnode();
+    std::string again = RandomBytes(rng, 7000);
+    CO_ASSERT_OK(co_await service_->Put("ok/again", again));
+    auto got = co_await service_->Get("ok/again");
+    CO_ASSERT_OK(got);
+    EXPECT_TRUE(*got == again);
+  });
+}
+
+}  // namespace
+}  // namespace dase::estore
