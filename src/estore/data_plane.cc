@@ -75,6 +75,16 @@ awaitable<Result<ChunkLocation>> DataPlane::WriteChunk(std::string data) {
   if (data.empty() || data.size() > dnode::kMaxBlockPayloadBytes) {
     co_return InvalidArgument("chunk size out of range");
   }
+  auto written = co_await WriteChunkOnce(data);
+  if (written.ok() || written.status().code() != Code::kUnavailable) co_return written;
+  // DNodes that restarted listen on new ports our map may not know yet: look again, once.
+  Status refreshed = co_await refresh_();
+  if (!refreshed.ok()) co_return written;
+  last_refresh_us_ = env_->MonotonicMicros();
+  co_return co_await WriteChunkOnce(data);
+}
+
+awaitable<Result<ChunkLocation>> DataPlane::WriteChunkOnce(const std::string& data) {
   std::vector<std::string> active = peers_->Active();
   int64_t now = env_->MonotonicMicros();
   bool some_down = active.size() < peers_->size();

@@ -81,6 +81,7 @@ class DataPlane {
                                            uint64_t length);
 
  private:
+  awaitable<Result<ChunkLocation>> WriteChunkOnce(const std::string& data);
   awaitable<Status> WriteCopy(std::string dnode, uint64_t offset, dnode::BlockId id,
                               const std::string& data);
   env::Env* env_;

@@ -99,9 +99,14 @@ class EstoreTest : public rpc::testutil::RpcTest {
     so.cnode = "cnode-1";
     so.ssd_drives = static_cast<int>(sizes_.ssd_count);
     so.ssd_data_bytes = sizes_.ssd_bytes - dnode::kDriveHeaderBytes;
-    stripes_ = std::make_unique<StripeStore>(env_, store_.get(), peers_.get(), so);
+    // The cluster map as the VMS would serve it now.
+    MapRefresher refresh = [this]() -> awaitable<Status> {
+      UpdateMap();
+      co_return Status::Ok();
+    };
+    stripes_ = std::make_unique<StripeStore>(env_, store_.get(), peers_.get(), so, refresh);
     data_ = std::make_unique<DataPlane>(env_, peers_.get(), allocator_.get(), stripes_.get(),
-                                        []() -> awaitable<Status> { co_return Status::Ok(); });
+                                        refresh);
     MigratorOptions mo;
     mo.cnode = "cnode-1";
     migrator_ = std::make_unique<Migrator>(io_, env_, store_.get(), data_.get(), stripes_.get(),
@@ -127,6 +132,13 @@ class EstoreTest : public rpc::testutil::RpcTest {
     d.service = std::move(service).value();
     d.server = StartServer();
     d.service->Register(*d.server);
+  }
+
+  // Restarts DNode i on a new port, without telling the CNode (it finds out by refreshing).
+  void RestartDnode(size_t i) {
+    dnodes_[i].server.reset();
+    dnodes_[i].service.reset();
+    StartDnode(i);
   }
 
   // Takes DNode i away (its port then refuses connections) and tells the CNode.

@@ -314,6 +314,22 @@ awaitable<Result<std::string>> StripeStore::Read(uint64_t number, uint64_t offse
       if (i < first || i > last) others.push_back(i);
     }
     co_await fetch(others);
+    auto count_present = [&] {
+      int n = 0;
+      for (const auto& c : chunks) n += c.has_value() ? 1 : 0;
+      return n;
+    };
+    if (count_present() < g.k && refresh_) {
+      // DNodes that restarted listen on new ports our map may not know yet: look again.
+      Status refreshed = co_await refresh_();
+      if (refreshed.ok()) {
+        std::vector<int> missing;
+        for (int i = 0; i < g.width(); ++i) {
+          if (!chunks[static_cast<size_t>(i)]) missing.push_back(i);
+        }
+        co_await fetch(missing);
+      }
+    }
     std::vector<bool> present_flags;
     std::vector<uint8_t*> buffers;
     int present = 0;

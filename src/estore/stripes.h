@@ -84,8 +84,11 @@ struct SweepResult {
 
 class StripeStore {
  public:
-  StripeStore(env::Env* env, meta::Store* store, DnodePeers* peers, StripeStoreOptions options)
-      : env_(env), store_(store), peers_(peers), options_(std::move(options)) {}
+  // `refresh` fetches the cluster map again when chunks are unreachable (may be empty).
+  StripeStore(env::Env* env, meta::Store* store, DnodePeers* peers, StripeStoreOptions options,
+              MapRefresher refresh)
+      : env_(env), store_(store), peers_(peers), options_(std::move(options)),
+        refresh_(std::move(refresh)) {}
 
   // The most data one new stripe takes over the DNodes active now (k × 1 MiB); 0 if fewer than
   // two DNodes are active.
@@ -135,6 +138,7 @@ class StripeStore {
   meta::Store* store_;
   DnodePeers* peers_;
   StripeStoreOptions options_;
+  MapRefresher refresh_;
   std::map<uint64_t, StripeRecord> records_;  // sealed records read recently
   std::map<std::pair<int, int>, std::unique_ptr<ec::ReedSolomon>> codes_;
 };

@@ -154,7 +154,8 @@ class NodeProcess {
     stripe_options.cnode = name_;
     stripe_options.ssd_drives = config_.ssd_drives;
     stripe_options.ssd_data_bytes = static_cast<uint64_t>(config_.ssd_bytes) - dnode::kDriveHeaderBytes;
-    stripes_ = std::make_unique<estore::StripeStore>(env_, store_.get(), peers_.get(), stripe_options);
+    stripes_ = std::make_unique<estore::StripeStore>(env_, store_.get(), peers_.get(), stripe_options,
+                                                     [this] { return RefreshMap(); });
     data_ = std::make_unique<estore::DataPlane>(env_, peers_.get(), allocator_.get(), stripes_.get(),
                                                 [this] { return RefreshMap(); });
     estore::MigratorOptions migrator_options;
