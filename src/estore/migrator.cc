@@ -254,7 +254,7 @@ awaitable<Result<size_t>> Migrator::MigrateOnce(bool force) {
   }
   if (stripe && migrated > 0) {
     stats_.stripes_written++;
-    LOG_INFO("migrated {} chunks into stripe {}, dropped {}", migrated, stripe->number, dropped);
+    LOG_DEBUG("migrated {} chunks into stripe {}, dropped {}", migrated, stripe->number, dropped);
   }
   stats_.chunks_migrated += migrated;
   stats_.chunks_dropped += dropped;
