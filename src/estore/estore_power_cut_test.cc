@@ -50,6 +50,7 @@
 #include "dnode/format.h"
 #include "ec/geometry.h"
 #include "estore/estore_test_util.h"
+#include "estore/usage.h"
 #include "estore/keys.h"
 #include "meta/env_vfs.h"
 #include "meta/sqlite_store.h"
@@ -531,9 +532,9 @@ class EstorePowerCutTest : public testutil::EstoreTest {
   }
 
   awaitable<void> Recover(std::mt19937_64& rng) {
-    auto usage = stripes_->CountStripes();
-    if (!usage.ok() || usage->pending != 0) {
-      Violation(usage.ok() ? fmt::format("{} stripes left pending after restart", usage->pending)
+    auto usage = MeasureUsage(store_.get());
+    if (!usage.ok() || usage->pending_stripes != 0) {
+      Violation(usage.ok() ? fmt::format("{} stripes left pending after restart", usage->pending_stripes)
                            : "count stripes: " + usage.status().ToString());
     }
     std::vector<std::optional<std::string>> observed;

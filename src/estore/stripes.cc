@@ -457,24 +457,4 @@ Status StripeStore::SweepStripe(uint64_t number, SweepResult* result) {
   return Status::Ok();
 }
 
-Result<StripeStore::Usage> StripeStore::CountStripes() {
-  Usage usage;
-  std::string from = kStripePrefix;
-  std::string end = meta::PrefixEnd(from);
-  ASSIGN_OR_RETURN(auto txn, store_->Begin());
-  while (true) {
-    ASSIGN_OR_RETURN(auto rows, txn->Scan(from, end, kScanPage));
-    for (const auto& kv : rows) {
-      usage.stripes++;
-      if (!kv.value.empty() && kv.value.size() > 1 &&
-          kv.value[1] == static_cast<char>(StripeState::kPending)) {
-        usage.pending++;
-      }
-    }
-    if (rows.size() < kScanPage) break;
-    from = rows.back().key + '\0';
-  }
-  return usage;
-}
-
 }  // namespace dase::estore

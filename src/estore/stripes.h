@@ -121,12 +121,6 @@ class StripeStore {
   // The same for one stripe, adding to `result`.
   Status SweepStripe(uint64_t number, SweepResult* result);
 
-  // Stripes in the store and slots they hold (for status reports).
-  struct Usage {
-    uint64_t stripes = 0;
-    uint64_t pending = 0;
-  };
-  Result<Usage> CountStripes();
 
  private:
   Result<StripeRecord> Reserve(const ec::Geometry& g, const std::vector<std::string>& dnodes);

@@ -8,6 +8,7 @@
 
 #include "common/testing.h"
 #include "estore/estore_test_util.h"
+#include "estore/usage.h"
 
 namespace dase::estore {
 namespace {
@@ -190,13 +191,13 @@ TEST_F(StripesTest, RestartFreesPendingStripesAndKeepsBufferedData) {
     // A stripe written but never sealed: what a crash between the two steps leaves.
     auto orphan = co_await stripes_->Write(RandomBytes(rng, 1 << 20));
     CO_ASSERT_OK(orphan);
-    auto before = stripes_->CountStripes();
+    auto before = MeasureUsage(store_.get());
     CO_ASSERT_OK(before);
-    EXPECT_EQ(before->pending, 1u);
+    EXPECT_EQ(before->pending_stripes, 1u);
     OpenCnode();  // a new CNode process on the same store and DNodes
-    auto after = stripes_->CountStripes();
+    auto after = MeasureUsage(store_.get());
     CO_ASSERT_OK(after);
-    EXPECT_EQ(after->pending, 0u);
+    EXPECT_EQ(after->pending_stripes, 0u);
     EXPECT_GT(allocator_->HeldBytesMax(), 0u) << "the buffered chunk is held again";
     auto n = co_await migrator_->MigrateOnce(true);
     CO_ASSERT_OK(n);
@@ -320,7 +321,7 @@ TEST_F(StripesTest, ConcurrentLargePutsShareAStripe) {
     EXPECT_TRUE(*got == last->second);
     CO_ASSERT_OK(service_->Remove(last->first));
     CO_ASSERT_OK(migrator_->SweepAll());
-    auto count = stripes_->CountStripes();
+    auto count = MeasureUsage(store_.get());
     CO_ASSERT_OK(count);
     EXPECT_EQ(count->stripes, 0u) << "a stripe outlived every object in it";
   });
