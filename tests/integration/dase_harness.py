@@ -137,6 +137,45 @@ def estore(cluster, verb, path, data=b"", check=True):
     return p
 
 
+def flip_bits_in_data(drive_path):
+    """Flips one bit in every 4 KiB of the drive's written data area (past its 4 KiB header)."""
+    flipped = 0
+    with open(drive_path, "r+b") as f:
+        fd = f.fileno()
+        size = os.fstat(fd).st_size
+        pos = 4096
+        while pos < size:
+            try:
+                start = os.lseek(fd, pos, os.SEEK_DATA)
+            except OSError:
+                break
+            end = os.lseek(fd, start, os.SEEK_HOLE)
+            for offset in range(max(start, 4096), end, 4096):
+                f.seek(offset + 100)
+                byte = f.read(1)
+                if not byte:
+                    break
+                f.seek(offset + 100)
+                f.write(bytes([byte[0] ^ 0x10]))
+                flipped += 1
+            pos = end
+    return flipped
+
+
+def read_exact_or_refused(cluster, objects, accepted_errors, when):
+    """Reads every path of `objects` (path -> bytes): each read is byte-exact or fails with an
+    error naming one of `accepted_errors`; wrong bytes fail the test. Returns the refusals."""
+    refused = 0
+    for path, data in objects.items():
+        p = estore(cluster, "get", path, check=False)
+        if p.returncode == 0:
+            assert p.stdout == data, f"{path}: wrong bytes served {when}"
+        else:
+            assert any(e in p.stderr for e in accepted_errors), p.stderr
+            refused += 1
+    return refused
+
+
 # ---------------------------------------------------------------------------------------------
 # /proc helpers (Linux only; used to check pids and to find the VMS process)
 
