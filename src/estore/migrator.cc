@@ -93,21 +93,16 @@ Status Migrator::Start() {
   // Hold the buffer space of every chunk still in the index, and number new entries after it.
   size_t tracked = 0;
   std::string prefix = BufferIndexPrefix(options_.cnode);
-  std::string from = prefix;
   ASSIGN_OR_RETURN(auto txn, store_->Begin());
-  while (true) {
-    ASSIGN_OR_RETURN(auto rows, txn->Scan(from, meta::PrefixEnd(prefix), kEntriesPerPass));
-    for (auto& kv : rows) {
-      uint64_t seq = ReadBigEndian64(std::string_view(kv.key).substr(prefix.size()));
-      next_seq_ = std::max(next_seq_, seq + 1);
-      ASSIGN_OR_RETURN(BufferEntry e, DecodeBufferEntry(kv.key, kv.value));
-      uint64_t footprint = dnode::BlockFootprint(e.location.length);
-      for (const BufferCopy& c : e.location.copies) allocator_->Track(c.dnode, c.ring_pos, footprint);
-      ++tracked;
-    }
-    if (rows.size() < kEntriesPerPass) break;
-    from = rows.back().key + '\0';
-  }
+  RETURN_IF_ERROR(meta::ForEachInPrefix(*txn, prefix, [&](meta::KeyValue& kv) -> Status {
+    uint64_t seq = ReadBigEndian64(std::string_view(kv.key).substr(prefix.size()));
+    next_seq_ = std::max(next_seq_, seq + 1);
+    ASSIGN_OR_RETURN(BufferEntry e, DecodeBufferEntry(std::move(kv.key), kv.value));
+    uint64_t footprint = dnode::BlockFootprint(e.location.length);
+    for (const BufferCopy& c : e.location.copies) allocator_->Track(c.dnode, c.ring_pos, footprint);
+    ++tracked;
+    return Status::Ok();
+  }));
   if (tracked > 0) LOG_INFO("{} buffered chunks wait for migration", tracked);
   return Status::Ok();
 }

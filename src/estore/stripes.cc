@@ -17,7 +17,6 @@ namespace {
 
 constexpr uint8_t kRecordVersion = 1;
 constexpr uint64_t kBlockVersion = 1;  // stripe numbers are never reused
-constexpr size_t kScanPage = 4096;
 constexpr size_t kRecordsCached = 4096;
 
 Result<uint64_t> GetCounter(meta::Transaction& txn, std::string_view key, uint64_t initial) {
@@ -50,13 +49,12 @@ Result<uint64_t> TakeSlot(meta::Transaction& txn, const std::string& dnode, uint
   return next;
 }
 
-// Drops every key under `prefix`, a page at a time.
+// Drops every key under `prefix`.
 Status DeleteRange(meta::Transaction& txn, const std::string& prefix) {
-  while (true) {
-    ASSIGN_OR_RETURN(auto rows, txn.Scan(prefix, meta::PrefixEnd(prefix), kScanPage));
-    for (const auto& kv : rows) txn.Delete(kv.key);
-    if (rows.size() < kScanPage) return Status::Ok();
-  }
+  return meta::ForEachInPrefix(txn, prefix, [&](meta::KeyValue& kv) {
+    txn.Delete(kv.key);
+    return Status::Ok();
+  });
 }
 
 // True if an extent of `ino` within [offset, offset + length) lies in stripe `number`.
@@ -369,31 +367,29 @@ Status StripeStore::FreeUnused(const std::vector<StripeRecord>& records) {
 }
 
 Status StripeStore::FreePending() {
-  std::string from = kStripePrefix;
-  std::string end = meta::PrefixEnd(from);
-  uint64_t freed = 0;
-  while (true) {
-    std::vector<StripeRecord> mine;
-    bool more = false;
-    RETURN_IF_ERROR(store_->RunTransaction([&](meta::Transaction& txn) -> Status {
-      mine.clear();
-      ASSIGN_OR_RETURN(auto rows, txn.Scan(from, end, kScanPage));
-      more = rows.size() == kScanPage;
-      for (const auto& kv : rows) {
-        uint64_t number = ReadBigEndian64(std::string_view(kv.key).substr(sizeof(kStripePrefix) - 1));
-        ASSIGN_OR_RETURN(StripeRecord rec, DecodeStripeRecord(number, kv.value));
-        if (rec.state == StripeState::kPending && rec.writer == options_.cnode) {
-          RETURN_IF_ERROR(Free(txn, rec));
-          mine.push_back(rec);
-        }
-      }
-      if (more) from = rows.back().key + '\0';
+  // Find them in one read-only snapshot, then free them in a transaction that reads only them,
+  // so that startup does not conflict with every stripe other CNodes commit meanwhile.
+  std::vector<uint64_t> pending;
+  {
+    ASSIGN_OR_RETURN(auto txn, store_->Begin());
+    RETURN_IF_ERROR(meta::ForEachInPrefix(*txn, kStripePrefix, [&](meta::KeyValue& kv) -> Status {
+      uint64_t number = ReadBigEndian64(std::string_view(kv.key).substr(sizeof(kStripePrefix) - 1));
+      ASSIGN_OR_RETURN(StripeRecord rec, DecodeStripeRecord(number, kv.value));
+      if (rec.state == StripeState::kPending && rec.writer == options_.cnode) pending.push_back(number);
       return Status::Ok();
     }));
-    freed += mine.size();
-    if (!more) break;
   }
-  if (freed > 0) LOG_INFO("freed {} stripes left pending by an earlier run", freed);
+  if (pending.empty()) return Status::Ok();
+  RETURN_IF_ERROR(store_->RunTransaction([&](meta::Transaction& txn) -> Status {
+    for (uint64_t number : pending) {
+      ASSIGN_OR_RETURN(auto raw, txn.Get(StripeKey(number)));
+      if (!raw) continue;
+      ASSIGN_OR_RETURN(StripeRecord rec, DecodeStripeRecord(number, *raw));
+      if (rec.state == StripeState::kPending) RETURN_IF_ERROR(Free(txn, rec));
+    }
+    return Status::Ok();
+  }));
+  LOG_INFO("freed {} stripes left pending by an earlier run", pending.size());
   return Status::Ok();
 }
 
@@ -422,26 +418,21 @@ Status StripeStore::SweepStripe(uint64_t number, SweepResult* result) {
     if (rec.state != StripeState::kSealed) return Status::Ok();
     std::string prefix = MemberPrefix(number);
     size_t live = 0;
-    std::string begin = prefix;
-    while (true) {
-      ASSIGN_OR_RETURN(auto rows, txn.Scan(begin, meta::PrefixEnd(prefix), kScanPage));
-      for (const auto& kv : rows) {
-        std::string_view key(kv.key);
-        Reader r(kv.value);
-        ASSIGN_OR_RETURN(uint64_t length, r.GetVarint64());
-        StripeMember m{ReadBigEndian64(key.substr(prefix.size())),
-                       ReadBigEndian64(key.substr(prefix.size() + 8)), length};
-        ASSIGN_OR_RETURN(bool referenced, Referenced(txn, number, m));
-        if (referenced) {
-          ++live;
-        } else {
-          txn.Delete(kv.key);
-          ++dropped;
-        }
+    RETURN_IF_ERROR(meta::ForEachInPrefix(txn, prefix, [&](meta::KeyValue& kv) -> Status {
+      std::string_view key(kv.key);
+      Reader r(kv.value);
+      ASSIGN_OR_RETURN(uint64_t length, r.GetVarint64());
+      StripeMember m{ReadBigEndian64(key.substr(prefix.size())),
+                     ReadBigEndian64(key.substr(prefix.size() + 8)), length};
+      ASSIGN_OR_RETURN(bool referenced, Referenced(txn, number, m));
+      if (referenced) {
+        ++live;
+      } else {
+        txn.Delete(kv.key);
+        ++dropped;
       }
-      if (rows.size() < kScanPage) break;
-      begin = rows.back().key + '\0';
-    }
+      return Status::Ok();
+    }));
     if (live == 0) {
       RETURN_IF_ERROR(Free(txn, rec));
       freed = true;

@@ -10,21 +10,6 @@
 namespace dase::estore {
 namespace {
 
-constexpr size_t kPage = 4096;
-
-// Calls `visit` on every key-value pair under `prefix`, a page at a time, in one snapshot.
-template <typename Visit>
-Status ForEach(meta::Transaction& txn, std::string_view prefix, Visit visit) {
-  std::string from(prefix);
-  std::string end = meta::PrefixEnd(prefix);
-  while (true) {
-    ASSIGN_OR_RETURN(auto rows, txn.Scan(from, end, kPage));
-    for (auto& kv : rows) RETURN_IF_ERROR(visit(kv));
-    if (rows.size() < kPage) return Status::Ok();
-    from = rows.back().key + '\0';
-  }
-}
-
 // "<dnode>/<drive:8>..." after a prefix → the drive id "dnode/ssd-N".
 Result<std::string> DriveId(std::string_view rest) {
   size_t slash = rest.find('/');
@@ -41,7 +26,7 @@ Result<DataUsage> MeasureUsage(meta::Store* store) {
   DataUsage usage;
   ASSIGN_OR_RETURN(auto txn, store->Begin());
   std::string_view high_water(kHighWaterPrefix);
-  RETURN_IF_ERROR(ForEach(*txn, high_water, [&](const meta::KeyValue& kv) -> Status {
+  RETURN_IF_ERROR(meta::ForEachInPrefix(*txn, high_water, [&](meta::KeyValue& kv) -> Status {
     ASSIGN_OR_RETURN(std::string id, DriveId(std::string_view(kv.key).substr(high_water.size())));
     Reader r(kv.value);
     ASSIGN_OR_RETURN(uint64_t handed_out, r.GetU64());
@@ -49,20 +34,20 @@ Result<DataUsage> MeasureUsage(meta::Store* store) {
     return Status::Ok();
   }));
   std::string_view free_slots(kFreeSlotPrefix);
-  RETURN_IF_ERROR(ForEach(*txn, free_slots, [&](const meta::KeyValue& kv) -> Status {
+  RETURN_IF_ERROR(meta::ForEachInPrefix(*txn, free_slots, [&](meta::KeyValue& kv) -> Status {
     ASSIGN_OR_RETURN(std::string id, DriveId(std::string_view(kv.key).substr(free_slots.size())));
     uint64_t& used = usage.ssd_used_bytes[id];
     used -= std::min(used, kSlotBytes);
     return Status::Ok();
   }));
-  RETURN_IF_ERROR(ForEach(*txn, kStripePrefix, [&](const meta::KeyValue& kv) -> Status {
+  RETURN_IF_ERROR(meta::ForEachInPrefix(*txn, kStripePrefix, [&](meta::KeyValue& kv) -> Status {
     usage.stripes++;
     if (kv.value.size() > 1 && kv.value[1] == static_cast<char>(StripeState::kPending)) {
       usage.pending_stripes++;
     }
     return Status::Ok();
   }));
-  RETURN_IF_ERROR(ForEach(*txn, kBufferIndexPrefix, [&](meta::KeyValue& kv) -> Status {
+  RETURN_IF_ERROR(meta::ForEachInPrefix(*txn, kBufferIndexPrefix, [&](meta::KeyValue& kv) -> Status {
     ASSIGN_OR_RETURN(BufferEntry e, DecodeBufferEntry(std::move(kv.key), kv.value));
     usage.buffered_chunks++;
     for (const BufferCopy& c : e.location.copies) {

@@ -34,4 +34,17 @@ std::string PrefixEnd(std::string_view prefix) {
   return end;
 }
 
+Status ForEachInPrefix(Transaction& txn, std::string_view prefix,
+                       const std::function<Status(KeyValue&)>& visit, size_t page) {
+  CHECK(page > 0);
+  std::string from(prefix);
+  const std::string end = PrefixEnd(prefix);
+  while (true) {
+    ASSIGN_OR_RETURN(std::vector<KeyValue> rows, txn.Scan(from, end, page));
+    for (KeyValue& kv : rows) RETURN_IF_ERROR(visit(kv));
+    if (rows.size() < page) return Status::Ok();
+    from = KeySuccessor(rows.back().key);
+  }
+}
+
 }  // namespace dase::meta

@@ -100,4 +100,10 @@ std::string KeySuccessor(std::string_view key);
 // Empty ("to the end of the key space") when no such byte exists.
 std::string PrefixEnd(std::string_view prefix);
 
+// Calls `visit` on every pair whose key starts with `prefix`, in key order, scanning `page`
+// pairs at a time within `txn`; stops at the first error `visit` returns. `visit` may write
+// to `txn` (e.g. delete what it visits): pages continue after the last key visited.
+Status ForEachInPrefix(Transaction& txn, std::string_view prefix,
+                       const std::function<Status(KeyValue&)>& visit, size_t page = 4096);
+
 }  // namespace dase::meta
