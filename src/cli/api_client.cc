@@ -40,6 +40,30 @@ Result<MonitorInfo> ReadMonitorInfo(const control::Layout& layout) {
   return info;
 }
 
+namespace {
+
+// DRF's {"field": ["message", ...]} as "field: message; ...".
+std::string FieldErrorsText(const json::object& errors) {
+  std::string out;
+  for (const auto& field : errors) {
+    std::string messages;
+    if (field.value().is_array()) {
+      for (const json::value& m : field.value().get_array()) {
+        if (!messages.empty()) messages += " ";
+        messages += m.is_string() ? std::string(m.get_string()) : json::serialize(m);
+      }
+    } else {
+      messages = json::serialize(field.value());
+    }
+    if (!out.empty()) out += "; ";
+    out += field.key() == "non_field_errors" ? messages
+                                              : std::string(field.key()) + ": " + messages;
+  }
+  return out.empty() ? "(no details)" : out;
+}
+
+}  // namespace
+
 Result<ApiClient> ApiClient::Open(const control::Layout& layout) {
   if (!ClusterRunning(layout)) {
     return Unavailable(fmt::format("no cluster is running in {} (start one with `dase up`)",
@@ -89,6 +113,8 @@ Result<json::value> ApiClient::Call(const std::string& method, const std::string
     if (!ec && v.is_object()) {
       if (const json::value* d = v.get_object().if_contains("detail"); d && d->is_string()) {
         detail = std::string(d->get_string());
+      } else {
+        detail = FieldErrorsText(v.get_object());
       }
     }
     Code code = resp->status == 404 ? Code::kNotFound
@@ -102,6 +128,14 @@ Result<json::value> ApiClient::Call(const std::string& method, const std::string
 }
 
 Result<json::value> ApiClient::Get(const std::string& path) { return Call("GET", path, ""); }
+
+Result<json::value> ApiClient::Post(const std::string& path, const json::value& body) {
+  return Call("POST", path, json::serialize(body));
+}
+
+Result<json::value> ApiClient::Delete(const std::string& path, const json::value& body) {
+  return Call("DELETE", path, body.is_null() ? "" : json::serialize(body));
+}
 
 Result<json::value> ApiClient::Patch(const std::string& path, const json::value& body) {
   return Call("PATCH", path, json::serialize(body));

@@ -3,6 +3,8 @@
 // It finds the API endpoint in DIR/run/monitor.json, authenticates as admin with the password
 // in DIR/admin.password (Basic), and verifies the server against the cluster's own certificate
 // (DIR/vms/tls/cert.pem), so no verification is switched off. Blocking calls; one thread.
+// An error answer becomes a Status whose message holds the API's own words: its "detail", or
+// its DRF field errors as "field: message; ...".
 #pragma once
 
 #include <boost/json.hpp>
@@ -30,6 +32,10 @@ class ApiClient {
 
   Result<boost::json::value> Get(const std::string& path);
   Result<boost::json::value> Patch(const std::string& path, const boost::json::value& body);
+  Result<boost::json::value> Post(const std::string& path, const boost::json::value& body);
+  // DELETE, with a JSON body if `body` is not null. A 204 answer is a null value.
+  Result<boost::json::value> Delete(const std::string& path,
+                                    const boost::json::value& body = nullptr);
 
   std::string Endpoint() const;
 

@@ -13,6 +13,12 @@
 #include "vms/vms.h"
 
 namespace dase::cli {
+
+control::Layout LayoutForDataDir(const std::string& data_dir) {
+  return control::Layout{
+      control::AbsolutePath(data_dir.empty() ? control::DefaultDataDir() : data_dir)};
+}
+
 namespace {
 
 struct Flags {
@@ -32,10 +38,7 @@ struct Flags {
   int monitor_port = 0, vms_port = 0;
 };
 
-control::Layout LayoutOf(const Flags& f) {
-  return control::Layout{control::AbsolutePath(f.data_dir.empty() ? control::DefaultDataDir()
-                                                                  : f.data_dir)};
-}
+control::Layout LayoutOf(const Flags& f) { return LayoutForDataDir(f.data_dir); }
 
 void AddDataDir(CLI::App* cmd, Flags& f) {
   cmd->add_option("--data-dir", f.data_dir,
@@ -171,6 +174,7 @@ int Main(int argc, char** argv) {
   AddNodeCommands(app, f, "cnode", &result);
   AddNodeCommands(app, f, "dnode", &result);
   AddEstoreCommands(app, f, &result);
+  AddObjectCommands(app, &result);
   AddRoleCommands(app, f, &result);
 
   try {

@@ -6,7 +6,14 @@
 #include "control/config.h"
 #include "control/layout.h"
 
+namespace CLI {
+class App;
+}  // namespace CLI
+
 namespace dase::cli {
+
+// The data directory of --data-dir DIR (empty: $DASE_DATA_DIR or the default), absolute.
+control::Layout LayoutForDataDir(const std::string& data_dir);
 
 struct UpOptions {
   bool detach = false;
@@ -23,5 +30,9 @@ int NodeCommand(const control::Layout& layout, const std::string& role, const st
 
 // verb: put (data on stdin) | get (data on stdout) | ls | rm.
 int EstoreCommand(const control::Layout& layout, const std::string& verb, const std::string& path);
+
+// The object commands (objects_cmd.cc): `dase view|viewpolicy|user|vippool VERB ...` and
+// `dase user access-key create|delete`; `result` receives the exit code.
+void AddObjectCommands(CLI::App& app, int* result);
 
 }  // namespace dase::cli

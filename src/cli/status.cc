@@ -3,6 +3,7 @@
 
 #include <boost/json.hpp>
 #include <chrono>
+#include <map>
 #include <iostream>
 #include <thread>
 
@@ -35,6 +36,23 @@ json::object NodeSummary(const json::value& n, const char* role) {
           {"reason", Str(n, "state_reason")}, {"pid", pid}, {"enabled", n.at("enabled")}};
 }
 
+// Who holds which VIP: one line per CNode that holds any, in node order, then the VIPs that no
+// CNode holds.
+void PrintVips(const json::array& vips, const json::array& nodes) {
+  if (vips.empty()) return;
+  std::map<std::string, std::vector<std::string>> held;
+  for (const json::value& v : vips) held[Str(v, "cnode")].push_back(Str(v, "ip"));
+  std::cout << fmt::format("\n{:<10} {}\n", "HOLDER", "VIPS");
+  for (const json::value& n : nodes) {
+    auto it = held.find(Str(n, "name"));
+    if (it == held.end() || it->first.empty()) continue;
+    std::cout << fmt::format("{:<10} {}\n", it->first, fmt::join(it->second, " "));
+  }
+  if (auto it = held.find(""); it != held.end()) {
+    std::cout << fmt::format("{:<10} {}\n", "(none)", fmt::join(it->second, " "));
+  }
+}
+
 }  // namespace
 
 int ShowStatus(const control::Layout& layout, bool as_json) {
@@ -61,6 +79,13 @@ int ShowStatus(const control::Layout& layout, bool as_json) {
     if (!list.ok()) return Fail(list.status());
     for (const json::value& n : list->as_array()) nodes.push_back(NodeSummary(n, role));
   }
+  auto vip_list = client->Get("vips/");
+  if (!vip_list.ok()) return Fail(vip_list.status());
+  json::array vips;
+  for (const json::value& v : vip_list->as_array()) {
+    vips.push_back(json::object{{"ip", Str(v, "ip")}, {"cnode", Str(v, "cnode")},
+                                {"vippool", Str(v, "vippool")}});
+  }
   const json::value& c = cluster->as_array().at(0);
   json::object endpoints{{"vms", client->Endpoint()},
                          {"s3_port", config.ok() ? config->s3_port : 0},
@@ -84,7 +109,7 @@ int ShowStatus(const control::Layout& layout, bool as_json) {
                                   {"ssd_raid_state", Str(c, "ssd_raid_state")},
                                   {"nvram_raid_state", Str(c, "nvram_raid_state")}}},
                      {"nodes", nodes},
-                     {"vips", json::array()},
+                     {"vips", vips},
                      {"endpoints", endpoints},
                      {"capacity", capacity}};
     std::cout << json::serialize(out) << "\n";
@@ -109,6 +134,7 @@ int ShowStatus(const control::Layout& layout, bool as_json) {
     std::cout << fmt::format("{:<10} {:<6} {:<13} {:>8}  {}\n", Str(n, "name"), Str(n, "role"),
                              Str(n, "state"), pid.empty() ? "-" : pid, Str(n, "reason"));
   }
+  PrintVips(vips, nodes);
   return 0;
 }
 

@@ -63,6 +63,9 @@ struct MapNode {
   std::string role;
   std::string state;  // VAST node state
   uint16_t rpc_port = 0;
+  // CNodes: the virtual IPs the node is to serve the protocols on now (the VMS moves them
+  // between ACTIVE CNodes). Optional in the encoding: a map without it decodes as no VIPs.
+  std::vector<std::string> vips = {};
 };
 
 // VMS → node: every node, its state and its RPC port (kClusterMap).
@@ -131,6 +134,10 @@ Result<MonitorReport> DecodeMonitorReport(std::string_view payload);
 Result<StartNodeRequest> DecodeStartNode(std::string_view payload);
 Result<StopNodeRequest> DecodeStopNode(std::string_view payload);
 
+// MapNode has its own conversion so that `vips` may be absent (maps of older VMSs).
+void tag_invoke(boost::json::value_from_tag, boost::json::value& v, const MapNode& node);
+boost::json::result<MapNode> tag_invoke(boost::json::try_value_to_tag<MapNode>,
+                                        const boost::json::value& v);
 void tag_invoke(boost::json::value_from_tag, boost::json::value& v, ProcessPhase phase);
 boost::json::result<ProcessPhase> tag_invoke(boost::json::try_value_to_tag<ProcessPhase>,
                                              const boost::json::value& v);
@@ -142,7 +149,6 @@ BOOST_DESCRIBE_STRUCT(NodeHeartbeat, (),
 BOOST_DESCRIBE_STRUCT(NodeGoodbye, (), (name, incarnation))
 BOOST_DESCRIBE_STRUCT(NodeWelcome, (), (cluster_guid, cluster_name))
 BOOST_DESCRIBE_STRUCT(HeartbeatReply, (), (map_version))
-BOOST_DESCRIBE_STRUCT(MapNode, (), (name, role, state, rpc_port))
 BOOST_DESCRIBE_STRUCT(ClusterMap, (), (version, cluster_guid, nodes))
 BOOST_DESCRIBE_STRUCT(ProcessInfo, (),
                       (name, role, phase, pid, starts, exits, last_exit, next_start_ms, failures,

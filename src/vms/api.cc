@@ -3,9 +3,9 @@
 #include <fmt/format.h>
 
 #include <boost/url.hpp>
-#include <charconv>
 
 #include "common/log.h"
+#include "vms/api_util.h"
 #include "vms/auth.h"
 #include "vms/rest.h"
 
@@ -15,68 +15,6 @@ namespace bhttp = boost::beast::http;
 using http::Response;
 
 namespace {
-
-Response NotFoundResponse() { return rest::DetailError(404, "Not found."); }
-
-Response MethodNotAllowed(const http::Request& request) {
-  return rest::DetailError(
-      405, fmt::format("Method \"{}\" not allowed.", std::string(request.method_string())));
-}
-
-Response ErrorResponse(const Status& s) {
-  switch (s.code()) {
-    case Code::kNotFound: return NotFoundResponse();
-    case Code::kUnauthenticated: return rest::DetailError(401, s.message());
-    case Code::kPermissionDenied: return rest::DetailError(403, s.message());
-    case Code::kInvalidArgument: return rest::DetailError(400, s.message());
-    case Code::kFailedPrecondition: return rest::DetailError(409, s.message());
-    case Code::kResourceExhausted: return rest::DetailError(429, s.message());
-    default: return rest::DetailError(503, s.ToString());
-  }
-}
-
-std::optional<int64_t> ParseId(std::string_view text) {
-  int64_t id = 0;
-  auto r = std::from_chars(text.data(), text.data() + text.size(), id);
-  if (r.ec != std::errc() || r.ptr != text.data() + text.size() || id < 1) return std::nullopt;
-  return id;
-}
-
-// Parses a JSON object body; an empty body is an empty object.
-Result<json::object> BodyObject(const http::Request& request) {
-  if (request.body().empty()) return json::object{};
-  boost::system::error_code ec;
-  json::value v = json::parse(request.body(), ec);
-  if (ec || !v.is_object()) return InvalidArgument("JSON parse error - expected a JSON object");
-  return std::move(v.get_object());
-}
-
-std::string_view QueryOf(const http::Request& request) {
-  std::string_view target = request.target();
-  size_t q = target.find('?');
-  return q == std::string_view::npos ? std::string_view() : target.substr(q + 1);
-}
-
-std::string PathOf(const http::Request& request) {
-  std::string_view target = request.target();
-  return std::string(target.substr(0, target.find('?')));
-}
-
-// Lists and single objects share the query handling: filters, projection, pagination.
-Response ListResponse(const http::Request& request, json::array objects, const std::string& base) {
-  auto query = rest::ParseListQuery(QueryOf(request));
-  if (!query.ok()) return rest::DetailError(400, query.status().message());
-  return rest::JsonResponse(200, rest::ApplyList(objects, *query, base + PathOf(request)));
-}
-
-Response ObjectResponse(const http::Request& request, const json::object& object) {
-  auto query = rest::ParseListQuery(QueryOf(request));
-  if (!query.ok()) return rest::DetailError(400, query.status().message());
-  if (query->fields.empty()) return rest::JsonResponse(200, object);
-  return rest::JsonResponse(200, rest::Project(object, query->fields));
-}
-
-json::value TimeOrNull(int64_t us) { return us > 0 ? json::value(FormatTime(us)) : nullptr; }
 
 struct Capacity {
   int64_t ssd_bytes = 0, ssd_used = 0, scm_bytes = 0, scm_used = 0;
@@ -211,6 +149,7 @@ json::object Api::NodeJson(const NodeRecord& n, const std::string& base) const {
   if (n.role == "cnode") {
     o["is_mgmt"] = false;
     o["vms_preferred"] = false;
+    o["vips"] = StringArray(cluster_->VipsOf(n.name));  // held now (not in VAST's schema)
   } else {
     o["is_primary"] = true;
     o["dbox"] = "dbox-1";
@@ -285,6 +224,13 @@ Response Api::Route(http::Request& request, const std::vector<std::string>& path
   bool get = request.method() == bhttp::verb::get;
   if (resource == "cnodes" || resource == "dnodes") return Nodes(request, path, base);
   if (resource == "apitokens") return ApiTokens(request, path, user);
+  if (resource == "views") return Views(request, path, base);
+  if (resource == "viewpolicies") return ViewPolicies(request, path, base);
+  if (resource == "tenants") return Tenants(request, path, base);
+  if (resource == "users") return Users(request, path, base);
+  if (resource == "s3keys") return S3Keys(request, path, user, base);
+  if (resource == "vippools") return VipPools(request, path, base);
+  if (resource == "vips") return Vips(request, path, base);
   if (resource == "clusters") {
     if (!get) return MethodNotAllowed(request);
     json::object c = ClusterJsonWithCapacity(base);

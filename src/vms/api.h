@@ -6,6 +6,10 @@
 // Lists are bare arrays, or {count, next, previous, results} with page_size; Django-style
 // filters and fields= projection apply to every list. Errors are DRF-style JSON.
 //
+// Views, view policies, tenants, local users, S3 keys and VIP pools live in the shared metadata
+// store (vms/protocol_records.h), where CNodes read and write them too: every request reads
+// them from the store afresh, nothing of them is kept here between requests.
+//
 // Thread-safety: the VMS loop thread only.
 #pragma once
 
@@ -16,11 +20,13 @@
 #include "common/asio.h"
 #include "control/config.h"
 #include "env/env.h"
+#include "estore/namespace.h"
 #include "estore/usage.h"
 #include "meta/kv.h"
 #include "http/server.h"
 #include "vms/accounts.h"
 #include "vms/cluster_manager.h"
+#include "vms/protocol_records.h"
 
 namespace dase::vms {
 
@@ -52,6 +58,26 @@ class Api {
                        const std::string& base);
   http::Response ApiTokens(const http::Request& request, const std::vector<std::string>& path,
                            const std::string& user);
+  // Protocol objects (api_views.cc, api_users.cc, api_network.cc).
+  http::Response Views(const http::Request& request, const std::vector<std::string>& path,
+                       const std::string& base);
+  http::Response ViewPolicies(const http::Request& request, const std::vector<std::string>& path,
+                              const std::string& base);
+  http::Response Tenants(const http::Request& request, const std::vector<std::string>& path,
+                         const std::string& base);
+  http::Response Users(const http::Request& request, const std::vector<std::string>& path,
+                       const std::string& base);
+  http::Response AccessKeys(const http::Request& request, int64_t user_id);
+  http::Response S3Keys(const http::Request& request, const std::vector<std::string>& path,
+                        const std::string& user, const std::string& base);
+  http::Response VipPools(const http::Request& request, const std::vector<std::string>& path,
+                          const std::string& base);
+  http::Response Vips(const http::Request& request, const std::vector<std::string>& path,
+                      const std::string& base);
+  // The directory a view exposes: exists (or is made, with create_dir) and is a directory;
+  // otherwise a FieldError on "path".
+  Status EnsureViewDirectory(const std::string& path, bool create);
+  boost::json::object VipPoolJson(const VipPoolRecord& pool, const std::string& base) const;
   Result<std::string> Authenticate(const http::Request& request);
   // The drives of a DNode as it reported them, with `used` from the element store's records.
   std::vector<control::DriveReport> DrivesOf(const std::string& dnode) const;
@@ -63,6 +89,7 @@ class Api {
   control::ClusterConfig config_;
   meta::Store* store_;
   env::Env* env_;
+  std::unique_ptr<estore::Namespace> namespace_;  // opened on first use (create_dir)
   mutable std::optional<estore::DataUsage> usage_;
   mutable int64_t usage_at_us_ = 0;
 };

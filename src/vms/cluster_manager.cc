@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "common/log.h"
+#include "vms/protocol_records.h"
 #include "vms/records.h"
 
 namespace dase::vms {
@@ -35,6 +36,11 @@ Result<std::unique_ptr<ClusterManager>> ClusterManager::Open(env::Env* env, meta
                                                              MonitorLink* monitor) {
   std::unique_ptr<ClusterManager> m(new ClusterManager(env, store, config, monitor));
   RETURN_IF_ERROR(m->Load());
+  ASSIGN_OR_RETURN(auto vips, LoadKey(store, kVipAssignmentKey));
+  if (vips) {
+    ASSIGN_OR_RETURN(m->vips_, DecodeText<VipAssignment>(*vips));
+  }
+  m->RefreshVips();
   return m;
 }
 
@@ -176,7 +182,8 @@ control::ClusterMap ClusterManager::Map() const {
   map.version = map_version_;
   map.cluster_guid = cluster_.guid;
   for (const NodeRecord& n : nodes_) {
-    map.nodes.push_back({n.name, n.role, std::string(NodeStateName(n.state)), n.rpc_port});
+    map.nodes.push_back({n.name, n.role, std::string(NodeStateName(n.state)), n.rpc_port,
+                         n.role == "cnode" ? VipsOf(n.name) : std::vector<std::string>()});
   }
   return map;
 }
@@ -218,6 +225,9 @@ void ClusterManager::Transition(NodeRecord& node, NodeState state, std::string r
   node.reason = std::move(reason);
   node.state_since_us = env_->NowMicros();
   Persist({{NodeKey(node.name), EncodeText(node)}});
+  if (node.role == "cnode" && (from == NodeState::kActive) != (state == NodeState::kActive)) {
+    RefreshVips();  // at once: the VIPs of a CNode that left ACTIVE must not stay dark
+  }
   std::string severity = state == NodeState::kFailed    ? "MAJOR"
                          : state == NodeState::kFailing ? "MINOR"
                                                         : "INFO";
@@ -302,6 +312,57 @@ void ClusterManager::SettleTasks(const NodeRecord& node) {
       FinishTask(task, "FAILED", fmt::format("{} FAILED: {}", node.name, node.reason));
     }
   }
+}
+
+void ClusterManager::RefreshVips() {
+  auto pools = LoadVipPools(store_);
+  if (!pools.ok()) {
+    // The VIPs stay where they are; the next change of a CNode or a pool tries again.
+    LOG_WARN("cannot read the VIP pools: {}", pools.status().ToString());
+    return;
+  }
+  std::vector<VipPoolSpec> specs;
+  std::vector<VipInfo> table;
+  for (const VipPoolRecord& pool : *pools) {
+    VipPoolSpec spec{pool.id, PoolAddresses(pool), {}, pool.enabled};
+    for (int64_t id : pool.cnode_ids) {
+      if (const NodeRecord* n = FindNodeById("cnode", id)) spec.cnodes.push_back(n->name);
+    }
+    // A pool dedicated to CNodes that do not exist has no one to serve it (an empty list would
+    // mean every CNode).
+    if (!pool.cnode_ids.empty() && spec.cnodes.empty()) spec.enabled = false;
+    for (const std::string& ip : spec.vips) table.push_back({ip, pool.id, pool.name, ""});
+    specs.push_back(std::move(spec));
+  }
+  std::vector<std::string> active;
+  for (const NodeRecord& n : nodes_) {
+    if (n.role == "cnode" && n.state == NodeState::kActive) active.push_back(n.name);
+  }
+  VipAssignment next = AssignVips(specs, active, vips_);
+  for (VipInfo& v : table) {
+    auto it = next.find(v.ip);
+    if (it != next.end()) v.cnode = it->second;
+  }
+  vip_table_ = std::move(table);
+  if (next == vips_) return;
+  int moved = 0;
+  for (const auto& [ip, cnode] : next) {
+    auto it = vips_.find(ip);
+    if (it == vips_.end() || it->second != cnode) moved++;
+  }
+  LOG_INFO("VIPs: {} of {} assigned to {} active cnodes, {} (re)assigned", next.size(),
+           vip_table_.size(), active.size(), moved);
+  vips_ = std::move(next);
+  map_version_++;
+  Persist({{kVipAssignmentKey, EncodeText(vips_)}});
+}
+
+std::vector<std::string> ClusterManager::VipsOf(const std::string& cnode) const {
+  std::vector<std::string> out;
+  for (const VipInfo& v : vip_table_) {
+    if (v.cnode == cnode) out.push_back(v.ip);
+  }
+  return out;
 }
 
 }  // namespace dase::vms

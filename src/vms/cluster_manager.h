@@ -24,6 +24,7 @@
 #include "env/env.h"
 #include "meta/kv.h"
 #include "vms/model.h"
+#include "vms/vip_assignment.h"
 
 namespace dase::vms {
 
@@ -33,6 +34,14 @@ class MonitorLink {
   virtual ~MonitorLink() = default;
   virtual void StartNode(const std::string& name, bool reset) = 0;
   virtual void StopNode(const std::string& name) = 0;
+};
+
+// One VIP of a pool and the CNode that holds it now (empty: none).
+struct VipInfo {
+  std::string ip;
+  int64_t pool_id = 0;
+  std::string pool_name;
+  std::string cnode;
 };
 
 inline constexpr size_t kEventsKept = 1000;
@@ -74,6 +83,14 @@ class ClusterManager {
   // The drives a DNode reported in its last heartbeat (empty before the first one).
   const std::vector<control::DriveReport>& Drives(const std::string& node) const;
 
+  // VIPs (vip_assignment.h): the pools are read from the store and their VIPs spread over the
+  // ACTIVE CNodes; the map version changes whenever a VIP moves. Runs by itself when a CNode
+  // enters or leaves ACTIVE; the API calls it after changing a pool.
+  void RefreshVips();
+  // Every VIP of every pool, in pool and address order, with its holder.
+  const std::vector<VipInfo>& Vips() const { return vip_table_; }
+  std::vector<std::string> VipsOf(const std::string& cnode) const;
+
  private:
   ClusterManager(env::Env* env, meta::Store* store, control::ClusterConfig config,
                  MonitorLink* monitor)
@@ -102,6 +119,8 @@ class ClusterManager {
   std::map<std::string, control::ProcessInfo> processes_;
   std::map<std::string, int64_t> last_heartbeat_us_;  // monotonic
   std::map<std::string, std::vector<control::DriveReport>> drives_;
+  VipAssignment vips_;              // VIP → CNode, persisted under kVipAssignmentKey
+  std::vector<VipInfo> vip_table_;  // every VIP of the pools, as of the last RefreshVips
   int64_t map_version_ = 1;
   int64_t next_task_id_ = 1;
   int64_t next_event_id_ = 1;

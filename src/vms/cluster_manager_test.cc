@@ -6,6 +6,7 @@
 #include <filesystem>
 
 #include "meta/sqlite_store.h"
+#include "vms/protocol_ops.h"
 
 namespace dase::vms {
 namespace {
@@ -222,6 +223,81 @@ TEST_F(ClusterManagerTest, UnknownNodesAndRolesAreRefused) {
   EXPECT_EQ(manager_->OnHello({"cnode-9", "cnode", 1, 1, "x"}).code(), Code::kNotFound);
   EXPECT_EQ(manager_->OnHello({"cnode-1", "dnode", 1, 1, "x"}).code(), Code::kNotFound);
   EXPECT_EQ(manager_->SetEnabled("nope", true).status().code(), Code::kNotFound);
+}
+
+std::map<std::string, std::vector<std::string>> MapVips(const control::ClusterMap& map) {
+  std::map<std::string, std::vector<std::string>> out;
+  for (const control::MapNode& n : map.nodes) {
+    if (!n.vips.empty()) out[n.name] = n.vips;
+  }
+  return out;
+}
+
+TEST_F(ClusterManagerTest, VipsFollowActiveCnodesThroughTheMap) {
+  ASSERT_TRUE(SeedDefaults(store_.get(), env::Env::Default()).ok());  // pool 127.0.10.1-8
+  Reopen();
+  EXPECT_TRUE(MapVips(manager_->Map()).empty());  // nothing ACTIVE yet
+  ActivateAll();
+  auto vips = MapVips(manager_->Map());
+  ASSERT_EQ(vips.size(), 2u);
+  EXPECT_EQ(vips["cnode-1"].size(), 4u);
+  EXPECT_EQ(vips["cnode-2"].size(), 4u);
+  EXPECT_EQ(manager_->Vips().size(), 8u);
+
+  // cnode-1 crashes: its VIPs move to cnode-2 at once, and nodes see a new map version.
+  int64_t version = manager_->map_version();
+  MonitorReport r = Report(ProcessPhase::kRunning);
+  r.processes[1].phase = ProcessPhase::kBackoff;  // cnode-1
+  r.processes[1].exits = 1;
+  manager_->OnMonitorReport(r);
+  EXPECT_GT(manager_->map_version(), version);
+  vips = MapVips(manager_->Map());
+  ASSERT_EQ(vips.size(), 1u);
+  EXPECT_EQ(vips["cnode-2"].size(), 8u);
+
+  // Back: it takes four, cnode-2 keeps four of its own.
+  ASSERT_TRUE(manager_->OnHello({"cnode-1", "cnode", 999, 7001, "second"}).ok());
+  ASSERT_TRUE(manager_->OnHeartbeat({"cnode-1", "second", true, 0, 0, {}}).ok());
+  vips = MapVips(manager_->Map());
+  EXPECT_EQ(vips["cnode-1"].size(), 4u);
+  EXPECT_EQ(vips["cnode-2"].size(), 4u);
+
+  // A restarted VMS keeps the assignment of the nodes that stayed ACTIVE.
+  Reopen();
+  EXPECT_EQ(MapVips(manager_->Map()), vips);
+}
+
+TEST_F(ClusterManagerTest, PoolChangesReachTheMapOnRefresh) {
+  ASSERT_TRUE(SeedDefaults(store_.get(), env::Env::Default()).ok());
+  Reopen();
+  ActivateAll();
+  int64_t version = manager_->map_version();
+  manager_->RefreshVips();
+  EXPECT_EQ(manager_->map_version(), version);  // nothing changed
+  Status deleted = store_->RunTransaction([](meta::Transaction& t) { return DeleteVipPool(t, 1); });
+  ASSERT_TRUE(deleted.ok()) << deleted.ToString();
+  manager_->RefreshVips();
+  EXPECT_GT(manager_->map_version(), version);
+  EXPECT_TRUE(MapVips(manager_->Map()).empty());
+  EXPECT_TRUE(manager_->Vips().empty());
+}
+
+TEST(ClusterMapCodecTest, VipsAreOptional) {
+  auto old = control::DecodeClusterMap(
+      R"({"version": 3, "cluster_guid": "g", "nodes": [{"name": "cnode-1", "role": "cnode",)"
+      R"( "state": "ACTIVE", "rpc_port": 7000}]})");
+  ASSERT_TRUE(old.ok()) << old.status().ToString();
+  EXPECT_TRUE(old->nodes.at(0).vips.empty());
+  control::ClusterMap map;
+  map.version = 4;
+  map.nodes.push_back({"cnode-1", "cnode", "ACTIVE", 7000, {"127.0.10.1", "127.0.10.2"}});
+  auto back = control::DecodeClusterMap(control::Encode(map));
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_EQ(back->nodes.at(0).vips, map.nodes[0].vips);
+  EXPECT_EQ(back->nodes.at(0).rpc_port, 7000);
+  EXPECT_FALSE(control::DecodeClusterMap(R"({"version": 1, "cluster_guid": "g", "nodes": )"
+                                         R"([{"name": "x", "role": "cnode", "state": "A",)"
+                                         R"( "rpc_port": 7000, "vips": [1]}]})").ok());
 }
 
 }  // namespace

@@ -2,7 +2,8 @@
 //
 // Key layout (docs/formats/meta.md): vms/cluster, vms/node/<name>, vms/task/<id:016>,
 // vms/user/<name>, vms/apitoken/<id>, vms/event/<id:016>, vms/refresh/<sha256 of jti>,
-// vms/secret/jwt. Not thread-safe (the VMS loop thread only).
+// vms/secret/jwt, vms/vipassign. The protocol objects (views, users, VIP pools...) are in
+// vms/protocol_records.h. Not thread-safe (the VMS loop thread only).
 #pragma once
 
 #include <fmt/format.h>
@@ -23,6 +24,9 @@ inline std::string EventKey(int64_t id) { return fmt::format("vms/event/{:016}",
 inline std::string RefreshKey(const std::string& jti_sha256) { return "vms/refresh/" + jti_sha256; }
 inline constexpr char kClusterKey[] = "vms/cluster";
 inline constexpr char kJwtSecretKey[] = "vms/secret/jwt";
+// Which CNode holds which VIP ({"127.0.10.1": "cnode-1", ...}), so a restarted VMS keeps them
+// where they are.
+inline constexpr char kVipAssignmentKey[] = "vms/vipassign";
 
 // Every value under `prefix`, in key order (at most `limit`).
 inline Result<std::vector<meta::KeyValue>> LoadPrefix(meta::Store* store, const std::string& prefix,

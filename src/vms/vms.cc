@@ -14,6 +14,7 @@
 #include "rpc/methods.h"
 #include "rpc/server.h"
 #include "vms/api.h"
+#include "vms/protocol_ops.h"
 
 namespace dase::vms {
 namespace {
@@ -147,6 +148,7 @@ Status Build(Vms& v, env::Env* env, const control::Layout& layout, int api_fd, i
                                              {"127.0.0.1", v.config.api_host}, {"localhost"}));
   ASSIGN_OR_RETURN(v.store, meta::SqliteStore::Open(env, layout.MetaDb()));
   ASSIGN_OR_RETURN(v.accounts, Accounts::Open(env, v.store.get(), layout));
+  RETURN_IF_ERROR(SeedDefaults(v.store.get(), env));
   v.monitor = std::make_unique<RpcMonitorLink>(v.io, monitor_port);
   ASSIGN_OR_RETURN(v.cluster, ClusterManager::Open(env, v.store.get(), v.config, v.monitor.get()));
   v.api = std::make_unique<Api>(v.cluster.get(), v.accounts.get(), v.config, v.store.get(), env);
