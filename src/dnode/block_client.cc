@@ -22,6 +22,22 @@ awaitable<Status> BlockClient::Write(DriveRef drive, uint64_t offset, BlockId id
   co_return reply.status();
 }
 
+awaitable<Result<std::string>> BlockClient::ReadSlice(DriveRef drive, uint64_t offset,
+                                                      BlockId id, uint32_t payload_len,
+                                                      uint32_t slice_offset, uint32_t slice_len) {
+  std::string request = EncodeReadRequest(
+      ReadRequest{drive, offset, id, payload_len, slice_offset, slice_len});
+  Result<std::string> reply =
+      co_await rpc_.Call(rpc::Method::kBlockRead, std::move(request), options_.timeout);
+  if (!reply.ok()) co_return reply.status();
+  if (reply->size() != slice_len) {
+    co_return Corruption("dnode " + dnode_name_ + " answered a slice read with " +
+                         std::to_string(reply->size()) + " bytes, expected " +
+                         std::to_string(slice_len));
+  }
+  co_return reply;
+}
+
 awaitable<Result<std::string>> BlockClient::Read(DriveRef drive, uint64_t offset, BlockId id,
                                                  uint32_t payload_len) {
   std::string request = EncodeReadRequest(ReadRequest{drive, offset, id, payload_len});

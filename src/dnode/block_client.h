@@ -42,6 +42,11 @@ class BlockClient {
   // The payload of block `id`, which must be `payload_len` bytes, at `offset`.
   awaitable<Result<std::string>> Read(DriveRef drive, uint64_t offset, BlockId id,
                                       uint32_t payload_len);
+  // `slice_len` bytes of that payload from `slice_offset`. The DNode verifies the whole block;
+  // the slice travels under the RPC frame's checksum (no end-to-end block check here).
+  awaitable<Result<std::string>> ReadSlice(DriveRef drive, uint64_t offset, BlockId id,
+                                           uint32_t payload_len, uint32_t slice_offset,
+                                           uint32_t slice_len);
   // Completes once every write acknowledged before it is durable on `drive` (or all drives).
   awaitable<Status> Flush(DriveRef drive);
   awaitable<Status> FlushAll();

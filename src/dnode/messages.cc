@@ -106,6 +106,10 @@ std::string EncodeReadRequest(const ReadRequest& r) {
   w.PutU32(r.id.chunk);
   w.PutU64(r.id.version);
   w.PutU32(r.payload_len);
+  if (r.slice_len > 0) {
+    w.PutU32(r.slice_offset);
+    w.PutU32(r.slice_len);
+  }
   return std::move(w).Release();
 }
 
@@ -118,6 +122,14 @@ Result<ReadRequest> DecodeReadRequest(std::string_view payload) {
   ASSIGN_OR_RETURN(req.id.chunk, r.GetU32());
   ASSIGN_OR_RETURN(req.id.version, r.GetU64());
   ASSIGN_OR_RETURN(req.payload_len, r.GetU32());
+  if (r.remaining() > 0) {
+    ASSIGN_OR_RETURN(req.slice_offset, r.GetU32());
+    ASSIGN_OR_RETURN(req.slice_len, r.GetU32());
+    if (req.slice_len == 0 || req.slice_offset > req.payload_len ||
+        req.slice_len > req.payload_len - req.slice_offset) {
+      return InvalidArgument("read slice outside the payload");
+    }
+  }
   RETURN_IF_ERROR(r.ExpectEnd());
   return req;
 }

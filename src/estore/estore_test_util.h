@@ -73,6 +73,7 @@ class EstoreTest : public rpc::testutil::RpcTest {
 
   void StopCnode() {
     service_.reset();
+    objects_.reset();
     stripe_batcher_.reset();
     batcher_.reset();
     migrator_.reset();
@@ -114,9 +115,10 @@ class EstoreTest : public rpc::testutil::RpcTest {
     ASSERT_TRUE(migrator_->Start().ok());
     batcher_ = std::make_unique<CommitBatcher>(io_, store_.get());
     stripe_batcher_ = std::make_unique<StripeBatcher>(io_, stripes_.get(), migrator_.get());
-    service_ = std::make_unique<EstoreService>(ns_.get(), data_.get(), stripes_.get(),
-                                               migrator_.get(), batcher_.get(),
-                                               stripe_batcher_.get());
+    objects_ = std::make_unique<ObjectStore>(ns_.get(), data_.get(), stripes_.get(),
+                                             migrator_.get(), batcher_.get(),
+                                             stripe_batcher_.get());
+    service_ = std::make_unique<EstoreService>(objects_.get());
   }
 
   void StartDnode(size_t i) {
@@ -191,6 +193,7 @@ class EstoreTest : public rpc::testutil::RpcTest {
   std::unique_ptr<Migrator> migrator_;
   std::unique_ptr<CommitBatcher> batcher_;
   std::unique_ptr<StripeBatcher> stripe_batcher_;
+  std::unique_ptr<ObjectStore> objects_;
   std::unique_ptr<EstoreService> service_;
 };
 

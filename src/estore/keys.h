@@ -4,6 +4,7 @@
 //   e/i/<ino:8>                 inode record
 //   e/d/<dir ino:8>/<name>      directory entry → child inode number and type
 //   e/x/<ino:8><offset:8>       extent starting at that file offset
+//   e/a/<ino:8>                 object attributes of a file or directory (opaque to the namespace)
 //   e/n                         next unallocated inode number
 // and of the data layer (docs/formats/stripes.md, docs/formats/estore.md):
 //   s/n                         next stripe number
@@ -63,6 +64,12 @@ inline std::string ExtentPrefix(uint64_t ino) {
 inline std::string ExtentKey(uint64_t ino, uint64_t offset) {
   std::string k = ExtentPrefix(ino);
   AppendBigEndian64(&k, offset);
+  return k;
+}
+
+inline std::string ObjectAttrsKey(uint64_t ino) {
+  std::string k = "e/a/";
+  AppendBigEndian64(&k, ino);
   return k;
 }
 

@@ -19,19 +19,24 @@ Result<std::unique_ptr<Namespace>> Namespace::Open(meta::Store* store, env::Env*
 
 Status Namespace::CreateRoot() {
   return store_->RunTransaction([&](Transaction& txn) -> Status {
-    ASSIGN_OR_RETURN(auto root, txn.Get(InodeKey(kRootIno)));
-    if (root) return Status::Ok();
-    Inode r;
-    r.ino = kRootIno;
-    r.type = FileType::kDirectory;
-    r.mode = 0755;
-    r.nlink = 2;
-    r.parent = kRootIno;
-    Touch(r, env_->NowMicros());
-    StoreInode(txn, r);
-    std::string next;
-    AppendBigEndian64(&next, kRootIno + 1);
-    txn.Put(kNextInodeKey, next);
+    for (uint64_t ino : {kRootIno, kSystemRootIno}) {
+      ASSIGN_OR_RETURN(auto root, txn.Get(InodeKey(ino)));
+      if (root) continue;
+      Inode r;
+      r.ino = ino;
+      r.type = FileType::kDirectory;
+      r.mode = 0755;
+      r.nlink = 2;
+      r.parent = ino;
+      Touch(r, env_->NowMicros());
+      StoreInode(txn, r);
+    }
+    ASSIGN_OR_RETURN(auto next, txn.Get(kNextInodeKey));
+    if (!next) {
+      std::string first;
+      AppendBigEndian64(&first, kRootIno + 1);
+      txn.Put(kNextInodeKey, first);
+    }
     return Status::Ok();
   });
 }
@@ -69,9 +74,9 @@ Result<Inode> Namespace::Lookup(uint64_t dir, std::string_view name) {
   return LoadInode(*txn, entry->ino);
 }
 
-Result<Inode> Namespace::Resolve(std::string_view path) {
+Result<Inode> Namespace::Resolve(std::string_view path, uint64_t root) {
   ASSIGN_OR_RETURN(auto txn, store_->Begin());
-  ASSIGN_OR_RETURN(Inode current, LoadInode(*txn, kRootIno));
+  ASSIGN_OR_RETURN(Inode current, LoadInode(*txn, root));
   for (std::string_view part : SplitPath(path)) {
     RETURN_IF_ERROR(ValidateName(part));
     if (current.type != FileType::kDirectory) {
@@ -111,11 +116,11 @@ Result<Inode> Namespace::Create(uint64_t dir, std::string_view name, const NewNo
   return result;
 }
 
-Result<Inode> Namespace::MakeDirs(std::string_view path, uint32_t mode) {
+Result<Inode> Namespace::MakeDirs(std::string_view path, uint32_t mode, uint64_t root) {
   // Usually every directory exists already: one read transaction finds out.
-  auto existing = Resolve(path);
+  auto existing = Resolve(path, root);
   if (existing.ok() && existing->type == FileType::kDirectory) return existing;
-  ASSIGN_OR_RETURN(Inode current, GetAttr(kRootIno));
+  ASSIGN_OR_RETURN(Inode current, GetAttr(root));
   for (std::string_view part : SplitPath(path)) {
     ASSIGN_OR_RETURN(current, Create(current.ino, part, NewNode{FileType::kDirectory, mode, 0, 0},
                                      CreateMode::kOpenExisting));

@@ -67,23 +67,50 @@ class Namespace {
   // Creates the root directory (inode 1) if the store has none.
   static Result<std::unique_ptr<Namespace>> Open(meta::Store* store, env::Env* env);
 
+  meta::Store* store() { return store_; }
+
   Result<Inode> GetAttr(uint64_t ino);
   Result<Inode> Lookup(uint64_t dir, std::string_view name);
-  // Resolves "/a/b/c" (or "a/b/c") from the root; "" and "/" are the root.
-  Result<Inode> Resolve(std::string_view path);
+  // Resolves "/a/b/c" (or "a/b/c") from `root`; "" and "/" are `root` itself.
+  Result<Inode> Resolve(std::string_view path, uint64_t root = kRootIno);
   Result<Inode> Create(uint64_t dir, std::string_view name, const NewNode& node, CreateMode mode);
-  // Creates every missing directory of `path` (like mkdir -p); a file in the way is an error.
-  Result<Inode> MakeDirs(std::string_view path, uint32_t mode = 0755);
+  // Creates every missing directory of `path` under `root` (like mkdir -p); a file in the way
+  // is an error.
+  Result<Inode> MakeDirs(std::string_view path, uint32_t mode = 0755, uint64_t root = kRootIno);
   Result<Inode> SetAttr(uint64_t ino, const SetAttrs& attrs);
   // Files only. The extents the file had go to `displaced`, if given.
   Status Unlink(uint64_t dir, std::string_view name, std::vector<Extent>* displaced = nullptr);
   Status Rmdir(uint64_t dir, std::string_view name);   // empty directories only
+  // Inside `txn`: removes `name` from `dir` and, if it is a directory, everything under it
+  // (meant for small trees: every entry is loaded). Removed files' extents go to `displaced`.
+  Status RemoveTree(meta::Transaction& txn, uint64_t dir, std::string_view name,
+                    std::vector<Extent>* displaced);
   // POSIX rename: replaces a file, or an empty directory by a directory; never moves a
   // directory under itself. The extents of a replaced file go to `displaced`, if given.
   Status Rename(uint64_t from_dir, std::string_view from_name, uint64_t to_dir,
                 std::string_view to_name, std::vector<Extent>* displaced = nullptr);
   // Entries with names after `after` (empty: from the start), at most `max`.
   Result<ReadDirPage> ReadDir(uint64_t dir, std::string_view after, size_t max);
+  // The same from the first name >= `from`.
+  Result<ReadDirPage> ReadDirFrom(uint64_t dir, std::string_view from, size_t max);
+
+  // Object attributes: an opaque value the protocols keep with a file or directory (an S3
+  // object's ETag, content type, user metadata). They go with the inode, and any change of its
+  // contents other than PutFile's (which may set new ones in its hook) drops them.
+  Result<std::optional<std::string>> GetObjectAttrs(uint64_t ino);
+  // Sets (or with nullopt drops) the attributes of an existing inode, in one transaction.
+  Status SetObjectAttrs(uint64_t ino, const std::optional<std::string>& attrs);
+  // Inside a transaction, e.g. a CommitHook.
+  static void PutObjectAttrs(meta::Transaction& txn, uint64_t ino, std::string_view attrs);
+
+  // One consistent view of a file for reading: its inode, attributes and the extents
+  // overlapping [offset, offset + length), read in one transaction.
+  struct ReadView {
+    Inode inode;
+    std::optional<std::string> attrs;
+    std::vector<Extent> extents;
+  };
+  Result<ReadView> ReadViewOf(uint64_t ino, uint64_t offset, uint64_t length);
 
   // The extents overlapping [offset, offset + length), in offset order.
   Result<std::vector<Extent>> Extents(uint64_t ino, uint64_t offset, uint64_t length);

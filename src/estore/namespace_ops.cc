@@ -20,6 +20,7 @@ Result<Inode> Namespace::SetAttr(uint64_t ino, const SetAttrs& attrs) {
       if (*attrs.size < inode.size) {
         RETURN_IF_ERROR(CutExtents(txn, ino, *attrs.size, kFileBytesMax).status());
       }
+      txn.Delete(ObjectAttrsKey(ino));
       inode.size = *attrs.size;
       inode.mtime_us = now;
     }
@@ -77,6 +78,23 @@ Status Namespace::Rmdir(uint64_t dir, std::string_view name) {
   });
 }
 
+Status Namespace::RemoveTree(Transaction& txn, uint64_t dir, std::string_view name,
+                             std::vector<Extent>* displaced) {
+  RETURN_IF_ERROR(ValidateName(name));
+  ASSIGN_OR_RETURN(auto entry, LoadEntry(txn, dir, name));
+  if (!entry) return NotFound(std::string(name) + ": no such file or directory");
+  if (entry->type == FileType::kDirectory) {
+    std::string prefix = DirPrefix(entry->ino);
+    ASSIGN_OR_RETURN(auto rows, txn.Scan(prefix, meta::PrefixEnd(prefix), kReadDirMax + 1));
+    if (rows.size() > kReadDirMax) return ResourceExhausted("tree too large to remove at once");
+    for (const auto& kv : rows) {
+      RETURN_IF_ERROR(RemoveTree(txn, entry->ino, std::string_view(kv.key).substr(prefix.size()),
+                                 displaced));
+    }
+  }
+  return RemoveEntry(txn, dir, name, entry->type, env_->NowMicros(), displaced);
+}
+
 Status Namespace::Rename(uint64_t from_dir, std::string_view from_name, uint64_t to_dir,
                          std::string_view to_name, std::vector<Extent>* displaced) {
   RETURN_IF_ERROR(ValidateName(from_name));
@@ -122,12 +140,14 @@ Status Namespace::Rename(uint64_t from_dir, std::string_view from_name, uint64_t
   });
 }
 
-Result<ReadDirPage> Namespace::ReadDir(uint64_t dir, std::string_view after, size_t max) {
+namespace {
+
+Result<ReadDirPage> ReadDirAt(meta::Store* store, uint64_t dir, const std::string& begin,
+                              size_t max) {
   max = std::clamp<size_t>(max, 1, kReadDirMax);
-  ASSIGN_OR_RETURN(auto txn, store_->Begin());
+  ASSIGN_OR_RETURN(auto txn, store->Begin());
   RETURN_IF_ERROR(LoadDir(*txn, dir).status());
   std::string prefix = DirPrefix(dir);
-  std::string begin = after.empty() ? prefix : meta::KeySuccessor(DirEntryKey(dir, after));
   ASSIGN_OR_RETURN(auto rows, txn->Scan(begin, meta::PrefixEnd(prefix), max + 1));
   ReadDirPage page;
   page.more = rows.size() > max;
@@ -138,6 +158,49 @@ Result<ReadDirPage> Namespace::ReadDir(uint64_t dir, std::string_view after, siz
     page.entries.push_back(std::move(e));
   }
   return page;
+}
+
+}  // namespace
+
+Result<ReadDirPage> Namespace::ReadDir(uint64_t dir, std::string_view after, size_t max) {
+  std::string begin = after.empty() ? DirPrefix(dir) : meta::KeySuccessor(DirEntryKey(dir, after));
+  return ReadDirAt(store_, dir, begin, max);
+}
+
+Result<ReadDirPage> Namespace::ReadDirFrom(uint64_t dir, std::string_view from, size_t max) {
+  return ReadDirAt(store_, dir, DirEntryKey(dir, from), max);
+}
+
+Result<std::optional<std::string>> Namespace::GetObjectAttrs(uint64_t ino) {
+  ASSIGN_OR_RETURN(auto txn, store_->Begin());
+  return txn->Get(ObjectAttrsKey(ino));
+}
+
+Status Namespace::SetObjectAttrs(uint64_t ino, const std::optional<std::string>& attrs) {
+  return store_->RunTransaction([&](Transaction& txn) -> Status {
+    RETURN_IF_ERROR(LoadInode(txn, ino).status());
+    if (attrs) {
+      PutObjectAttrs(txn, ino, *attrs);
+    } else {
+      txn.Delete(ObjectAttrsKey(ino));
+    }
+    return Status::Ok();
+  });
+}
+
+void Namespace::PutObjectAttrs(meta::Transaction& txn, uint64_t ino, std::string_view attrs) {
+  txn.Put(ObjectAttrsKey(ino), std::string(attrs));
+}
+
+Result<Namespace::ReadView> Namespace::ReadViewOf(uint64_t ino, uint64_t offset, uint64_t length) {
+  ASSIGN_OR_RETURN(auto txn, store_->Begin());
+  ReadView view;
+  ASSIGN_OR_RETURN(view.inode, LoadInode(*txn, ino));
+  ASSIGN_OR_RETURN(view.attrs, txn->Get(ObjectAttrsKey(ino)));
+  if (view.inode.type == FileType::kFile && length > 0) {
+    ASSIGN_OR_RETURN(view.extents, ScanExtents(*txn, ino, offset, offset + length));
+  }
+  return view;
 }
 
 Result<std::vector<Extent>> Namespace::Extents(uint64_t ino, uint64_t offset, uint64_t length) {
@@ -157,6 +220,7 @@ Result<WriteResult> Namespace::CommitWrite(uint64_t ino, uint64_t offset, uint64
     ASSIGN_OR_RETURN(Inode inode, LoadInode(txn, ino));
     if (inode.type != FileType::kFile) return InvalidArgument("not a file");
     ASSIGN_OR_RETURN(result.displaced, CutExtents(txn, ino, offset, offset + length));
+    txn.Delete(ObjectAttrsKey(ino));
     Extent e{offset, length, std::string(location), 0};
     txn.Put(ExtentKey(ino, offset), EncodeExtent(e));
     inode.size = std::max(inode.size, offset + length);
@@ -191,6 +255,7 @@ Result<std::vector<Extent>> SetContents(Transaction& txn, Inode& inode,
                                         int64_t now) {
   if (inode.type != FileType::kFile) return InvalidArgument("not a file");
   ASSIGN_OR_RETURN(std::vector<Extent> displaced, CutExtents(txn, inode.ino, 0, kFileBytesMax));
+  txn.Delete(ObjectAttrsKey(inode.ino));
   for (const Extent& e : extents) txn.Put(ExtentKey(inode.ino, e.offset), EncodeExtent(e));
   inode.size = size;
   Touch(inode, now);

@@ -96,6 +96,7 @@ inline Result<std::vector<Extent>> CutExtents(Transaction& txn, uint64_t ino, ui
 // Deletes an inode whose last link is gone, with all its extents (appended to `displaced`).
 inline Status DropInode(Transaction& txn, const Inode& inode, std::vector<Extent>* displaced) {
   txn.Delete(InodeKey(inode.ino));
+  txn.Delete(ObjectAttrsKey(inode.ino));
   if (inode.type == FileType::kFile) {
     ASSIGN_OR_RETURN(auto removed, CutExtents(txn, inode.ino, 0, kFileBytesMax));
     if (displaced != nullptr) displaced->insert(displaced->end(), removed.begin(), removed.end());
@@ -107,7 +108,7 @@ inline Status DropInode(Transaction& txn, const Inode& inode, std::vector<Extent
 inline Result<bool> IsAncestor(Transaction& txn, uint64_t ancestor, uint64_t dir) {
   for (int depth = 0; depth < 4096; ++depth) {
     if (dir == ancestor) return true;
-    if (dir == kRootIno) return false;
+    if (dir == kRootIno || dir == kSystemRootIno) return false;
     ASSIGN_OR_RETURN(Inode d, LoadDir(txn, dir));
     dir = d.parent;
   }

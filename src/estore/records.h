@@ -15,6 +15,10 @@ namespace dase::estore {
 enum class FileType : uint8_t { kFile = 1, kDirectory = 2 };
 
 inline constexpr uint64_t kRootIno = 1;
+// The root of a second tree that no path from kRootIno reaches: the element store's own work
+// areas (multipart uploads in progress). Inode numbers are allocated upwards from 2 and never
+// get here.
+inline constexpr uint64_t kSystemRootIno = 0xffff'ffff'ffff'ff00ull;
 inline constexpr size_t kNameBytesMax = 255;
 inline constexpr size_t kLocationBytesMax = 256;
 

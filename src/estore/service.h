@@ -1,10 +1,6 @@
 // EstoreService: a CNode's element-store RPC methods (kEstorePut/Get/List/Remove), which the
-// `dase estore` command line calls. Whole-object operations: put replaces a file atomically
-// (data durable first, then one metadata transaction), get reads it back. Objects of at least
-// kStripeDirectBytes go straight to erasure-coded stripes (one copy plus parity instead of two
-// buffer copies and a later migration), packed with other writes ready at the same time
-// (StripeBatcher); smaller ones go to the write buffer, which the Migrator moves into stripes
-// in the background.
+// `dase estore` command line calls. Whole-object operations over the ObjectStore: put replaces
+// a file atomically (data durable first, then one metadata transaction), get reads it back.
 //
 // Wire format (common/coding.h): requests and replies are documented in
 // docs/formats/estore.md. Objects are limited to kObjectBytesMax here; ranged I/O arrives with
@@ -14,11 +10,7 @@
 #include <string>
 
 #include "common/asio.h"
-#include "estore/commit_batcher.h"
-#include "estore/data_plane.h"
-#include "estore/migrator.h"
-#include "estore/stripe_batcher.h"
-#include "estore/namespace.h"
+#include "estore/objects.h"
 #include "rpc/server.h"
 
 namespace dase::estore {
@@ -26,7 +18,6 @@ namespace dase::estore {
 inline constexpr uint64_t kObjectBytesMax = 48ull << 20;
 inline constexpr size_t kPathBytesMax = 4096;
 inline constexpr uint32_t kListMax = 1000;
-inline constexpr uint64_t kStripeDirectBytes = 512 << 10;
 
 struct ListEntry {
   std::string name;
@@ -36,10 +27,7 @@ struct ListEntry {
 
 class EstoreService {
  public:
-  EstoreService(Namespace* ns, DataPlane* data, StripeStore* stripes, Migrator* migrator,
-                CommitBatcher* batcher, StripeBatcher* stripe_batcher)
-      : ns_(ns), data_(data), stripes_(stripes), migrator_(migrator), batcher_(batcher),
-        stripe_batcher_(stripe_batcher) {}
+  explicit EstoreService(ObjectStore* objects) : objects_(objects), ns_(objects->ns()) {}
   void Register(rpc::Server& server);
 
   awaitable<Result<uint64_t>> Put(std::string path, std::string data);
@@ -48,19 +36,8 @@ class EstoreService {
   Status Remove(const std::string& path);
 
  private:
-  // Writes `data` to stripes (maybe shared with other writes); adds its extents.
-  awaitable<Result<std::vector<StripePiece>>> WriteStriped(const std::string& data,
-                                                            std::vector<Extent>* extents);
-  awaitable<Result<std::vector<ChunkLocation>>> WriteBuffered(const std::string& data,
-                                                              std::vector<Extent>* extents);
-  awaitable<Result<std::string>> ReadOnce(const std::string& path);
-
+  ObjectStore* objects_;
   Namespace* ns_;
-  DataPlane* data_;
-  StripeStore* stripes_;
-  Migrator* migrator_;
-  CommitBatcher* batcher_;
-  StripeBatcher* stripe_batcher_;
 };
 
 // Client-side encodings of the requests and replies.

@@ -265,11 +265,16 @@ Result<StripeRecord> StripeStore::Record(uint64_t number) {
   return rec;
 }
 
-awaitable<Result<std::string>> StripeStore::ReadChunk(const StripeRecord& record, int index) {
+awaitable<Result<std::string>> StripeStore::ReadChunk(const StripeRecord& record, int index,
+                                                      uint32_t slice_offset, uint32_t slice_len) {
   const StripeChunk& c = record.chunks[static_cast<size_t>(index)];
   dnode::BlockClient* client = peers_->Client(c.dnode);
   if (client == nullptr) co_return Unavailable(c.dnode + " is not in the cluster map");
   dnode::DriveRef drive{dnode::DriveKind::kSsd, c.drive};
+  if (slice_len > 0) {
+    co_return co_await client->ReadSlice(drive, c.offset, ChunkId(record.number, index),
+                                         record.geometry.chunk_bytes, slice_offset, slice_len);
+  }
   co_return co_await client->Read(drive, c.offset, ChunkId(record.number, index),
                                   record.geometry.chunk_bytes);
 }
@@ -281,6 +286,21 @@ awaitable<Result<std::string>> StripeStore::Read(uint64_t number, uint64_t offse
   if (length == 0 || offset > g.data_bytes() || length > g.data_bytes() - offset) {
     co_return InvalidArgument(fmt::format("read beyond stripe {}", number));
   }
+  size_t cb = g.chunk_bytes;
+  if (offset / cb == (offset + length - 1) / cb && length < cb) {
+    // Inside one chunk: only those bytes travel. Any failure takes the general path.
+    auto slice = co_await ReadChunk(rec, static_cast<int>(offset / cb),
+                                    static_cast<uint32_t>(offset % cb),
+                                    static_cast<uint32_t>(length));
+    if (slice.ok()) co_return slice;
+  }
+  co_return co_await ReadChunks(rec, offset, length);
+}
+
+awaitable<Result<std::string>> StripeStore::ReadChunks(const StripeRecord& rec, uint64_t offset,
+                                                       uint64_t length) {
+  const uint64_t number = rec.number;
+  const ec::Geometry& g = rec.geometry;
   size_t cb = g.chunk_bytes;
   int first = static_cast<int>(offset / cb);
   int last = static_cast<int>((offset + length - 1) / cb);

@@ -126,7 +126,12 @@ class StripeStore {
   Result<StripeRecord> Reserve(const ec::Geometry& g, const std::vector<std::string>& dnodes);
   Result<StripeRecord> Record(uint64_t number);
   Result<const ec::ReedSolomon*> Code(const ec::Geometry& g);
-  awaitable<Result<std::string>> ReadChunk(const StripeRecord& record, int index);
+  // Read's general path: the chunks holding the range, rebuilt from parity if need be.
+  awaitable<Result<std::string>> ReadChunks(const StripeRecord& record, uint64_t offset,
+                                            uint64_t length);
+  // The chunk, or with slice_len > 0 only those bytes of it.
+  awaitable<Result<std::string>> ReadChunk(const StripeRecord& record, int index,
+                                           uint32_t slice_offset = 0, uint32_t slice_len = 0);
 
   env::Env* env_;
   meta::Store* store_;

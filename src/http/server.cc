@@ -175,6 +175,10 @@ bool FinishResponse(Response& res, const Request& req) {
     LOG_ERROR("HTTP handler sent a body with 204 to {}", std::string(req.target()));
     return false;
   }
+  if (req.method() == bhttp::verb::head && res.body().empty() &&
+      res.count(bhttp::field::content_length) != 0) {
+    return true;  // the handler says how long the body of a GET would be
+  }
   try {
     res.prepare_payload();
   } catch (const std::exception& e) {

@@ -37,7 +37,8 @@ struct PeerInfo {
   bool tls = false;
 };
 
-// Returns the response for `request`; the server sets its version, keep-alive and length.
+// Returns the response for `request`; the server sets its version, keep-alive and length (an
+// answer to HEAD with an empty body may set Content-Length itself: the length a GET would get).
 using Handler = std::function<awaitable<Response>(Request& request, const PeerInfo& peer)>;
 
 struct ServerOptions {

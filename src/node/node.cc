@@ -167,9 +167,10 @@ class NodeProcess {
     CO_RETURN_IF_ERROR(migrator_->Start());
     batcher_ = std::make_unique<estore::CommitBatcher>(io_, store_.get());
     stripe_batcher_ = std::make_unique<estore::StripeBatcher>(io_, stripes_.get(), migrator_.get());
-    estore_ = std::make_unique<estore::EstoreService>(namespace_.get(), data_.get(), stripes_.get(),
-                                                      migrator_.get(), batcher_.get(),
-                                                      stripe_batcher_.get());
+    objects_ = std::make_unique<estore::ObjectStore>(namespace_.get(), data_.get(), stripes_.get(),
+                                                     migrator_.get(), batcher_.get(),
+                                                     stripe_batcher_.get());
+    estore_ = std::make_unique<estore::EstoreService>(objects_.get());
     estore_->Register(rpc_server_);
     rpc::Spawn(io_, migrator_->Run(), "migrator");
     co_return Status::Ok();
@@ -239,6 +240,7 @@ class NodeProcess {
   std::unique_ptr<estore::Migrator> migrator_;
   std::unique_ptr<estore::CommitBatcher> batcher_;
   std::unique_ptr<estore::StripeBatcher> stripe_batcher_;
+  std::unique_ptr<estore::ObjectStore> objects_;
   std::unique_ptr<estore::EstoreService> estore_;
   uint16_t rpc_port_ = 0;
   bool registered_ = false;
