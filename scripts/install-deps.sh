@@ -9,7 +9,7 @@ packages=(
   libssl-dev libargon2-dev libsqlite3-dev libspdlog-dev libfmt-dev
   libcli11-dev libtomlplusplus-dev libgtest-dev libgmock-dev libbenchmark-dev
   libisal-dev libzstd-dev libxxhash-dev liblmdb-dev
-  python3 python3-requests python3-pytest curl procps
+  python3 python3-requests python3-pytest python3-boto3 curl procps s3cmd
 )
 
 missing=()

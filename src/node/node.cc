@@ -20,6 +20,7 @@
 #include "rpc/methods.h"
 #include "rpc/server.h"
 #include "rpc/spawn.h"
+#include "s3/service.h"
 
 namespace dase::node {
 namespace {
@@ -89,6 +90,7 @@ class NodeProcess {
     auto r = co_await vms_.Call(rpc::Method::kNodeGoodbye, payload, 1s);
     r.IgnoreError();  // best effort: the monitor reports the exit anyway
     rpc_server_.Stop();
+    if (s3_listeners_ != nullptr) s3_listeners_->StopAll();
     vms_.Close();
     signals_.cancel();
     // Connections to DNodes and drive work keep the loop busy forever: stop it outright. The
@@ -135,6 +137,8 @@ class NodeProcess {
     if (reply.ok() && peers_ != nullptr && reply->map_version != map_version_) {
       Status s = co_await RefreshMap();
       if (!s.ok()) LOG_WARN("cannot refresh the cluster map: {}", s.ToString());
+    } else if (s3_listeners_ != nullptr && s3_listeners_->Serving().size() != vips_.size()) {
+      s3_listeners_->Update(vips_);  // a VIP its former holder had not released yet
     }
   }
 
@@ -173,6 +177,9 @@ class NodeProcess {
     estore_ = std::make_unique<estore::EstoreService>(objects_.get());
     estore_->Register(rpc_server_);
     rpc::Spawn(io_, migrator_->Run(), "migrator");
+    s3_ = std::make_unique<s3::S3Service>(env_, objects_.get(), store_.get(), s3::S3Options{});
+    s3_listeners_ = std::make_unique<s3::S3Listeners>(io_.get_executor(), s3_.get(), config_.s3_port);
+    s3_listeners_->Update(vips_);
     co_return Status::Ok();
   }
 
@@ -183,6 +190,11 @@ class NodeProcess {
     CO_ASSIGN_OR_RETURN(control::ClusterMap map, control::DecodeClusterMap(*r));
     peers_->Update(map);
     map_version_ = map.version;
+    // The VIPs this CNode holds (the VMS moves them between CNodes).
+    for (const control::MapNode& n : map.nodes) {
+      if (n.name == name_) vips_ = n.vips;
+    }
+    if (s3_listeners_ != nullptr) s3_listeners_->Update(vips_);
     co_return Status::Ok();
   }
 
@@ -242,6 +254,9 @@ class NodeProcess {
   std::unique_ptr<estore::StripeBatcher> stripe_batcher_;
   std::unique_ptr<estore::ObjectStore> objects_;
   std::unique_ptr<estore::EstoreService> estore_;
+  std::unique_ptr<s3::S3Service> s3_;
+  std::unique_ptr<s3::S3Listeners> s3_listeners_;  // after s3_: its servers call into it
+  std::vector<std::string> vips_;
   uint16_t rpc_port_ = 0;
   bool registered_ = false;
   bool ready_ = false;

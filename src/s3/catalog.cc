@@ -1,0 +1,76 @@
+#include "s3/catalog.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+#include "vms/protocol_ops.h"
+#include "vms/protocol_records.h"
+
+namespace dase::s3 {
+namespace {
+
+Bucket BucketOf(const vms::ViewRecord& view) {
+  return Bucket{view.bucket, view.id, view.path, view.bucket_owner, view.created_us};
+}
+
+}  // namespace
+
+Result<std::optional<KeyInfo>> Catalog::LookupKey(std::string_view access_key) {
+  ASSIGN_OR_RETURN(auto found, vms::LookupAccessKey(store_, access_key));
+  if (!found || !found->enabled) return std::optional<KeyInfo>();
+  KeyInfo info;
+  info.secret = found->secret_key;
+  info.identity.access_key = found->access_key;
+  info.identity.user = found->user.name;
+  info.identity.user_id = found->user.id;
+  info.identity.superuser = found->user.s3_superuser;
+  info.identity.allow_create_bucket = found->user.allow_create_bucket;
+  info.identity.allow_delete_bucket = found->user.allow_delete_bucket;
+  return std::optional<KeyInfo>(std::move(info));
+}
+
+Result<std::optional<Bucket>> Catalog::FindBucket(std::string_view name) {
+  if (name.empty() || name.size() > 63) return std::optional<Bucket>();
+  ASSIGN_OR_RETURN(auto view, vms::LookupBucket(store_, name));
+  if (!view || !view->HasProtocol("S3")) return std::optional<Bucket>();
+  return std::optional<Bucket>(BucketOf(*view));
+}
+
+Result<std::vector<Bucket>> Catalog::Buckets() {
+  ASSIGN_OR_RETURN(auto views, vms::LoadViews(store_));
+  std::vector<Bucket> out;
+  for (const vms::ViewRecord& v : views) {
+    if (v.HasProtocol("S3") && !v.bucket.empty()) out.push_back(BucketOf(v));
+  }
+  std::sort(out.begin(), out.end(), [](const Bucket& a, const Bucket& b) { return a.name < b.name; });
+  return out;
+}
+
+Result<Bucket> Catalog::CreateBucket(std::string_view name, const Identity& owner) {
+  RETURN_IF_ERROR(vms::ValidateBucketName(name));
+  ASSIGN_OR_RETURN(auto policy, vms::Transact<std::optional<vms::ViewPolicyRecord>>(
+                                    store_, [](meta::Transaction& txn) {
+                                      return vms::FindS3DefaultPolicy(txn);
+                                    }));
+  vms::ViewRequest request;
+  request.path = fmt::format("/{}", name);  // ("/" + name: a false GCC 12 -Wrestrict)
+  request.policy_id = policy ? policy->id : vms::kS3DefaultPolicyId;
+  request.protocols = {"S3"};
+  request.bucket = std::string(name);
+  request.bucket_owner = owner.user;
+  // The directory first: a view never names a path that is missing.
+  ASSIGN_OR_RETURN(estore::Inode dir, ns_->MakeDirs(request.path));
+  (void)dir;
+  auto view = vms::CreateView(store_, env_, request);
+  if (!view.ok()) {
+    auto [field, text] = vms::SplitFieldError(view.status());
+    if (field == "bucket" && view.status().code() == Code::kInvalidArgument) return view.status();
+    return AlreadyExists(field + ": " + text);
+  }
+  return BucketOf(*view);
+}
+
+Status Catalog::DeleteBucket(const Bucket& bucket) { return vms::DeleteView(store_, bucket.view_id); }
+
+}  // namespace dase::s3
