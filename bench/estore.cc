@@ -7,10 +7,6 @@
 // create+write ops/s with 16 writers (each object is a new file: data in the write buffer of two
 // DNodes, fsync'd, then a metadata commit; objects of 512 KiB and more go to stripes instead), and the limits: fsync'd sequential writes to a local file and
 // loopback TCP throughput. Figures only; nothing here passes or fails.
-#include <fcntl.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -27,14 +23,14 @@
 #include "rpc/client.h"
 #include "rpc/methods.h"
 
+#include "limits.h"  // bench/limits.h
+
 namespace dase {
 namespace {
 
-using Clock = std::chrono::steady_clock;
-
-double Seconds(Clock::time_point start) {
-  return std::chrono::duration<double>(Clock::now() - start).count();
-}
+using bench::Clock;
+using bench::Median;
+using bench::Seconds;
 
 // Runs `writers` coroutines, each doing `ops` calls made by `make(writer, i)`, round-robin over
 // the CNodes. Returns {seconds, failures}.
@@ -70,11 +66,6 @@ std::pair<double, int> RunLoad(const std::vector<uint16_t>& ports, int writers, 
   return {Seconds(start), failures};
 }
 
-double Median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v.empty() ? 0 : v[v.size() / 2];
-}
-
 void Sequential(const std::vector<uint16_t>& ports, uint64_t object_bytes, int objects_per_writer,
                 const std::string& tag, int repeat) {
   const int writers = 4;
@@ -97,42 +88,6 @@ void Sequential(const std::vector<uint16_t>& ports, uint64_t object_bytes, int o
   }
   std::printf("  %-8s objects, 4 writers: write %8.1f MB/s   read %8.1f MB/s   (%d failures)\n",
               tag.c_str(), Median(writes), Median(reads), failures);
-}
-
-double FsyncWriteMBs(const std::string& dir) {
-  std::string path = dir + "/estore_bench.fsync";
-  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-  if (fd < 0) return 0;
-  std::string block(1 << 20, 'x');
-  const int n = 64;
-  auto start = Clock::now();
-  for (int i = 0; i < n; ++i) {
-    if (::write(fd, block.data(), block.size()) < 0 || ::fdatasync(fd) != 0) break;
-  }
-  double s = Seconds(start);
-  ::close(fd);
-  ::unlink(path.c_str());
-  return n * 1.048576 / s;
-}
-
-double LoopbackTcpMBs() {
-  asio::io_context io(1);
-  tcp::acceptor acceptor(io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
-  tcp::socket in(io), out(io);
-  out.connect(acceptor.local_endpoint());
-  acceptor.accept(in);
-  const size_t total = 1ull << 30;
-  std::thread reader([&] {
-    std::vector<char> buf(1 << 20);
-    size_t got = 0;
-    boost::system::error_code ec;
-    while (got < total && !ec) got += in.read_some(asio::buffer(buf), ec);
-  });
-  std::string block(1 << 20, 'y');
-  auto start = Clock::now();
-  for (size_t sent = 0; sent < total; sent += block.size()) asio::write(out, asio::buffer(block));
-  reader.join();
-  return static_cast<double>(total) / 1e6 / Seconds(start);
 }
 
 int Main(int argc, char** argv) {
@@ -164,15 +119,8 @@ int Main(int argc, char** argv) {
   for (const auto& n : cnodes->as_array()) ports.push_back(static_cast<uint16_t>(n.at("data_tcp_port").as_int64()));
   std::printf("estore_bench: %zu ACTIVE cnodes, %u cores; median of %d runs after a warm-up\n",
               ports.size(), std::thread::hardware_concurrency(), repeat);
-  std::vector<double> disk, net;
-  for (int r = 0; r < 3; ++r) {
-    disk.push_back(FsyncWriteMBs(data_dir));
-    net.push_back(LoopbackTcpMBs());
-  }
-  double limit = std::min(Median(disk), Median(net));
-  std::printf("machine limits (this run, median of 3):\n");
-  std::printf("  fsync'd 1 MiB sequential writes to a local file: %8.1f MB/s\n", Median(disk));
-  std::printf("  loopback TCP, one stream:                        %8.1f MB/s\n", Median(net));
+  const bench::MachineLimits limits = bench::MeasureAndPrintLimits(data_dir);
+  double limit = std::min(limits.fsync_write_mbs, limits.loopback_tcp_mbs);
   std::printf("  large writes go to 12+4 stripes (16 bytes stored per 12 written), so the write\n"
               "  bound is min(disk, TCP) x 12/16 = %.1f MB/s; target >= 50 %% of it = %.1f MB/s\n",
               limit * 12 / 16, limit * 12 / 16 / 2);
