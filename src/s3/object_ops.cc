@@ -113,8 +113,8 @@ Result<uint64_t> S3Service::BucketDir(const Bucket& b) {
 
 Result<Inode> S3Service::ResolveObject(const Bucket& b, std::string_view key) {
   ASSIGN_OR_RETURN(KeyPath path, SplitKey(key));
-  ASSIGN_OR_RETURN(uint64_t root, BucketDir(b));
-  ASSIGN_OR_RETURN(Inode inode, ns_->Resolve(path.Full(), root));
+  // One metadata read from the root through the view's directory.
+  ASSIGN_OR_RETURN(Inode inode, ns_->Resolve(fmt::format("{}/{}", b.path, path.Full())));
   if (path.marker != (inode.type == FileType::kDirectory)) return NotFound("no such key");
   return inode;
 }
@@ -293,17 +293,31 @@ awaitable<http::Response> S3Service::GetObject(S3Request& r, const Bucket& b, bo
     }
     co_return ErrorFrom(r, inode.status(), "NoSuchKey");
   }
-  // Size and attributes, then the data; if the object changed in between, again.
+  std::string range_header = r.Header("range");
+  // A whole file is read with its attributes from one snapshot. Otherwise size and attributes
+  // first, then the range; if the object changed in between, again.
   for (int attempt = 0;; ++attempt) {
-    auto stat = objects_->Stat(inode->ino);
-    if (!stat.ok()) co_return ErrorFrom(r, stat.status(), "NoSuchKey");
+    Inode file;
+    std::optional<std::string> raw_attrs;
+    std::optional<std::string> whole;
+    if (!head && range_header.empty() && inode->type == FileType::kFile) {
+      auto read = co_await objects_->Read(inode->ino, 0, estore::kFileBytesMax);
+      if (!read.ok()) co_return ErrorFrom(r, read.status(), "NoSuchKey");
+      file = read->inode;
+      raw_attrs = std::move(read->attrs);
+      whole = std::move(read->data);
+    } else {
+      auto stat = objects_->Stat(inode->ino);
+      if (!stat.ok()) co_return ErrorFrom(r, stat.status(), "NoSuchKey");
+      file = stat->inode;
+      raw_attrs = std::move(stat->attrs);
+    }
     ObjectAttrs attrs;
-    if (stat->attrs) {
-      auto decoded = DecodeObjectAttrs(*stat->attrs);
+    if (raw_attrs) {
+      auto decoded = DecodeObjectAttrs(*raw_attrs);
       if (decoded.ok()) attrs = std::move(decoded).value();
     }
-    if (attrs.etag.empty()) attrs.etag = fmt::format("{:016x}{:016x}", stat->inode.ino, stat->inode.change);
-    const Inode& file = stat->inode;
+    if (attrs.etag.empty()) attrs.etag = fmt::format("{:016x}{:016x}", file.ino, file.change);
     bool not_modified = false;
     if (auto failed = CheckConditions(r, attrs.etag, file.mtime_us, &not_modified)) {
       co_return Error(r, *failed);
@@ -327,7 +341,6 @@ awaitable<http::Response> S3Service::GetObject(S3Request& r, const Bucket& b, bo
     uint64_t size = file.type == FileType::kFile ? file.size : 0;
     uint64_t first = 0;
     uint64_t length = size;
-    std::string range_header = r.Header("range");
     bool partial = false;
     if (!range_header.empty()) {
       bool unsatisfiable = false;
@@ -353,6 +366,10 @@ awaitable<http::Response> S3Service::GetObject(S3Request& r, const Bucket& b, bo
     }
     if (head || length == 0) {
       reply.set(bhttp::field::content_length, std::to_string(length));
+      co_return reply;
+    }
+    if (whole) {
+      reply.body() = std::move(*whole);
       co_return reply;
     }
     auto read = co_await objects_->Read(file.ino, first, length);
