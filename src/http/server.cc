@@ -218,7 +218,9 @@ awaitable<std::optional<After>> ReadRequest(State& state, Stream& stream,
         state, stream, PlainResponse(bhttp::status::bad_request, "ambiguous message framing"),
         After::kLingerClose);
   }
-  if (beast::iequals(parser.get()[bhttp::field::expect], "100-continue") && !parser.is_done()) {
+  // Always answered, even for an empty body: some clients (botocore) otherwise take the final
+  // response for the interim one and misread the next exchange on the connection.
+  if (beast::iequals(parser.get()[bhttp::field::expect], "100-continue")) {
     if (co_await SendContinue(stream, parser.get())) co_return After::kDrop;
   }
   if (!parser.is_done()) {

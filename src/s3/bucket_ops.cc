@@ -52,11 +52,7 @@ http::Response S3Service::ListBuckets(S3Request& r) {
 http::Response S3Service::CreateBucket(S3Request& r) {
   if (!r.body.empty()) {
     auto config = xml::Parse(r.body);
-    if (!config.ok() || config->name != "CreateBucketConfiguration") {
-      return Error(r, {400, "MalformedXML",
-                       "The XML you provided was not well-formed or did not validate against our "
-                       "published schema"});
-    }
+    if (!config.ok() || config->name != "CreateBucketConfiguration") return Error(r, MalformedXml());
   }
   auto existing = catalog_.FindBucket(r.bucket);
   if (!existing.ok()) return ErrorFrom(r, existing.status(), "NoSuchBucket");
@@ -144,8 +140,13 @@ http::Response S3Service::ListObjects(S3Request& r, const Bucket& b) {
   }
   if (!resume.empty()) {
     options.start_after = resume;
+    // A key ending in the delimiter beyond the prefix is always rolled into a common prefix,
+    // so such a resume point was one: skip everything under it.
     if (!options.delimiter.empty() && resume.ends_with(options.delimiter) &&
-        resume.starts_with(options.prefix)) {
+        resume.starts_with(options.prefix) &&
+        resume.size() >= options.prefix.size() + options.delimiter.size() &&
+        resume.find(options.delimiter, options.prefix.size()) ==
+            resume.size() - options.delimiter.size()) {
       options.skip_prefix = resume;
     }
   }
@@ -225,9 +226,7 @@ http::Response S3Service::ListObjects(S3Request& r, const Bucket& b) {
 }
 
 awaitable<http::Response> S3Service::DeleteObjects(S3Request& r, const Bucket& b) {
-  S3Error malformed{400, "MalformedXML",
-                    "The XML you provided was not well-formed or did not validate against our "
-                    "published schema"};
+  const S3Error malformed = MalformedXml();
   auto doc = xml::Parse(r.body);
   if (!doc.ok() || doc->name != "Delete") co_return Error(r, malformed);
   std::vector<const xml::Node*> objects = doc->Children("Object");
@@ -240,6 +239,7 @@ awaitable<http::Response> S3Service::DeleteObjects(S3Request& r, const Bucket& b
   for (const xml::Node* object : objects) {
     auto key = object->ChildText("Key");
     if (!key) co_return Error(r, malformed);
+    // (The parser refuses text XML cannot carry, so every key here can be written back.)
     Status s = Status::Ok();
     auto path = SplitKey(*key);
     if (path.ok()) s = DeleteKey(b, *root, *path);

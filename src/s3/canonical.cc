@@ -21,16 +21,6 @@ char LowerAscii(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 
 
 bool IsSpace(char c) { return c == ' ' || c == '\t'; }
 
-std::string_view Trim(std::string_view s) {
-  while (!s.empty() && IsSpace(s.front())) s.remove_prefix(1);
-  while (!s.empty() && IsSpace(s.back())) s.remove_suffix(1);
-  return s;
-}
-
-bool IsDigits(std::string_view s) {
-  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
-}
-
 bool IsUnreserved(unsigned char c) {
   return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
          c == '_' || c == '.' || c == '~';
@@ -108,6 +98,27 @@ std::optional<int> Digits(std::string_view s, size_t pos, size_t len) {
 }
 
 }  // namespace
+
+std::string_view TrimSpaces(std::string_view s) {
+  while (!s.empty() && IsSpace(s.front())) s.remove_prefix(1);
+  while (!s.empty() && IsSpace(s.back())) s.remove_suffix(1);
+  return s;
+}
+
+bool IsDigits(std::string_view s) {
+  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+std::vector<std::string_view> SplitCommaList(std::string_view list) {
+  std::vector<std::string_view> items;
+  while (true) {
+    size_t comma = list.find(',');
+    std::string_view item = TrimSpaces(list.substr(0, comma));
+    if (!item.empty()) items.push_back(item);
+    if (comma == std::string_view::npos) return items;
+    list.remove_prefix(comma + 1);
+  }
+}
 
 std::string ToLowerAscii(std::string_view s) {
   std::string out(s);
@@ -286,7 +297,7 @@ const QueryParam* FindQueryParam(const std::vector<QueryParam>& params, std::str
 }
 
 std::string CanonicalHeaderValue(std::string_view v) {
-  v = Trim(v);
+  v = TrimSpaces(v);
   std::string out;
   out.reserve(v.size());
   for (char c : v) {

@@ -41,6 +41,12 @@ using Header = std::pair<std::string, std::string>;
 // ASCII-only case helpers (header names, hex).
 std::string ToLowerAscii(std::string_view s);
 bool EqualsIgnoreCaseAscii(std::string_view a, std::string_view b);
+// Without leading and trailing spaces and tabs.
+std::string_view TrimSpaces(std::string_view s);
+// One or more ASCII digits and nothing else.
+bool IsDigits(std::string_view s);
+// The items of a comma-separated list ("a, b,,c"), trimmed, empty ones left out.
+std::vector<std::string_view> SplitCommaList(std::string_view list);
 
 // Raw 32-byte HMAC-SHA256.
 std::string HmacSha256(std::string_view key, std::string_view data);

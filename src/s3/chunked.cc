@@ -29,11 +29,6 @@ bool HasTrailers(PayloadMode mode) {
          mode == PayloadMode::kStreamingUnsignedTrailer;
 }
 
-std::string_view Trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
 
 int HexValue(char c) {
   if (c >= '0' && c <= '9') return c - '0';
@@ -126,9 +121,9 @@ BodyResult<ChunkHeader> ParseChunkHeader(std::string_view line, PayloadMode mode
 // The x-amz-trailer names, lower case.
 BodyResult<std::vector<std::string>> ParseDeclaredTrailers(std::string_view text) {
   std::vector<std::string> names;
-  while (!Trim(text).empty()) {
+  while (!TrimSpaces(text).empty()) {
     const size_t comma = text.find(',');
-    std::string name = ToLowerAscii(Trim(text.substr(0, comma)));
+    std::string name = ToLowerAscii(TrimSpaces(text.substr(0, comma)));
     if (name.empty() || !std::all_of(name.begin(), name.end(), IsTokenChar) ||
         std::find(names.begin(), names.end(), name) != names.end() ||
         names.size() == kTrailersMax) {
@@ -180,12 +175,12 @@ BodyResult<void> ReadTrailers(Cursor& cursor, const ChunkedDecodeOptions& option
                   "x-amz-trailer-signature must be the last trailer");
     }
     const size_t colon = line.find(':');
-    std::string name = ToLowerAscii(Trim(line.substr(0, colon)));
+    std::string name = ToLowerAscii(TrimSpaces(line.substr(0, colon)));
     if (colon == std::string_view::npos || name.empty() ||
         !std::all_of(name.begin(), name.end(), IsTokenChar)) {
       return Fail(BodyErrorKind::kInvalidRequest, "malformed trailer line");
     }
-    std::string value(Trim(line.substr(colon + 1)));
+    std::string value(TrimSpaces(line.substr(colon + 1)));
     if (name == kTrailerSignatureName) {
       signature = std::move(value);
       continue;

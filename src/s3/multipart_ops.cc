@@ -235,9 +235,7 @@ awaitable<http::Response> S3Service::CompleteUpload(S3Request& r, const Bucket& 
   }
   const UploadRecord& record = upload->second;
   if (record.key != r.key) co_return Error(r, kNoSuchUpload);
-  S3Error malformed{400, "MalformedXML",
-                    "The XML you provided was not well-formed or did not validate against our "
-                    "published schema"};
+  const S3Error malformed = MalformedXml();
   auto doc = xml::Parse(r.body);
   if (!doc.ok() || doc->name != "CompleteMultipartUpload") co_return Error(r, malformed);
   std::vector<const xml::Node*> listed = doc->Children("Part");

@@ -37,16 +37,10 @@ Result<HeaderList> StoredHeadersOf(const http::Request& request) {
     if (name == "content-encoding") {
       // aws-chunked is the transfer framing, not the object's encoding.
       std::string kept;
-      for (std::string_view rest = value; !rest.empty();) {
-        size_t comma = rest.find(',');
-        std::string_view item = rest.substr(0, comma);
-        while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
-        while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
-        if (!item.empty() && item != "aws-chunked") {
-          if (!kept.empty()) kept.push_back(',');
-          kept.append(item);
-        }
-        rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+      for (std::string_view item : SplitCommaList(value)) {
+        if (item == "aws-chunked") continue;
+        if (!kept.empty()) kept.push_back(',');
+        kept.append(item);
       }
       if (!kept.empty()) headers.emplace_back(name, kept);
       continue;
@@ -76,14 +70,9 @@ bool HasHeader(const HeaderList& headers, std::string_view name) {
 std::optional<S3Error> CheckConditions(const S3Request& r, const std::string& etag,
                                        int64_t mtime_us, bool* not_modified) {
   *not_modified = false;
-  auto etag_matches = [&](std::string list) {
-    for (std::string_view rest = list; !rest.empty();) {
-      size_t comma = rest.find(',');
-      std::string_view item = rest.substr(0, comma);
-      while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
-      while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
+  auto etag_matches = [&](const std::string& list) {
+    for (std::string_view item : SplitCommaList(list)) {
       if (item == "*" || item == Quoted(etag) || item == etag) return true;
-      rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
     }
     return false;
   };
@@ -116,6 +105,11 @@ Result<Inode> S3Service::ResolveObject(const Bucket& b, std::string_view key) {
   // One metadata read from the root through the view's directory.
   ASSIGN_OR_RETURN(Inode inode, ns_->Resolve(fmt::format("{}/{}", b.path, path.Full())));
   if (path.marker != (inode.type == FileType::kDirectory)) return NotFound("no such key");
+  if (path.marker) {
+    // A directory is an object only while it carries a marker.
+    ASSIGN_OR_RETURN(auto attrs, ns_->GetObjectAttrs(inode.ino));
+    if (!attrs) return NotFound("no such key");
+  }
   return inode;
 }
 
@@ -243,6 +237,16 @@ awaitable<Result<std::string>> S3Service::ReadCopySource(S3Request& r,
 
 awaitable<http::Response> S3Service::CopyObject(S3Request& r, const Bucket& b) {
   if (auto key_error = CheckKey(r.key)) co_return Error(r, *key_error);
+  std::string source = r.Header("x-amz-copy-source");
+  auto decoded = PercentDecode(source.substr(0, source.find('?')), PlusDecoding::kLiteral);
+  std::string_view source_path = decoded.ok() ? std::string_view(*decoded) : std::string_view();
+  if (source_path.starts_with('/')) source_path.remove_prefix(1);
+  if (source_path == b.name + "/" + r.key && r.Header("x-amz-metadata-directive") != "REPLACE") {
+    co_return Error(r, {400, "InvalidRequest",
+                        "This copy request is illegal because it is trying to copy an object to "
+                        "itself without changing the object's metadata, storage class, website "
+                        "redirect location or encryption attributes."});
+  }
   std::optional<S3Error> error;
   auto data = co_await ReadCopySource(r, &error, "");
   if (!data.ok()) co_return error ? Error(r, *error) : ErrorFrom(r, data.status(), "NoSuchKey");
@@ -253,10 +257,7 @@ awaitable<http::Response> S3Service::CopyObject(S3Request& r, const Bucket& b) {
     if (!headers.ok()) co_return Error(r, {400, "MetadataTooLarge", std::string(headers.status().message())});
     attrs.headers = std::move(headers).value();
   } else {
-    auto decoded = PercentDecode(r.Header("x-amz-copy-source"), PlusDecoding::kLiteral);
-    std::string source = decoded.ok() ? *decoded : std::string();
-    std::string_view path = source;
-    if (path.starts_with('/')) path.remove_prefix(1);
+    std::string_view path = source_path;
     size_t slash = path.find('/');
     auto bucket = catalog_.FindBucket(path.substr(0, slash));
     if (bucket.ok() && *bucket) {

@@ -14,6 +14,12 @@
 namespace dase::s3 {
 namespace bhttp = boost::beast::http;
 
+S3Error MalformedXml() {
+  return {400, "MalformedXML",
+          "The XML you provided was not well-formed or did not validate against our published "
+          "schema"};
+}
+
 std::string S3Request::Header(std::string_view name) const {
   auto it = http->find(name);
   return it == http->end() ? std::string() : std::string(it->value());
@@ -29,7 +35,11 @@ http::Response S3Service::Error(const S3Request& r, const S3Error& e) const {
   w.Open("Error");
   w.Element("Code", e.code);
   w.Element("Message", e.message);
-  if (!r.resource.empty()) w.Element("Resource", r.resource);
+  if (!r.resource.empty()) {
+    // A key XML cannot carry (a control character) goes percent-encoded.
+    w.Element("Resource", xml::IsXmlText(r.resource) ? r.resource
+                                                     : UriEncode(r.resource, SlashEncoding::kKeep));
+  }
   w.Element("RequestId", r.request_id);
   w.Close();
   http::Response reply = XmlReply(e.status, w.Finish());

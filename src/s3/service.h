@@ -52,6 +52,11 @@ struct S3Options {
 
 struct KeyPath;
 
+// An S3 error as the client sees it (defined below).
+struct S3Error;
+// What S3 answers for a request body that is not the XML it expects.
+S3Error MalformedXml();
+
 // The headers an object keeps from the request that writes it (content-type and the other
 // content headers, x-amz-meta-*); InvalidArgument if the user metadata exceeds 2 KiB.
 Result<HeaderList> StoredHeadersOf(const http::Request& request);

@@ -29,15 +29,6 @@ struct CredentialScope {
 
 bool IsSpace(char c) { return c == ' ' || c == '\t'; }
 
-std::string_view Trim(std::string_view s) {
-  while (!s.empty() && IsSpace(s.front())) s.remove_prefix(1);
-  while (!s.empty() && IsSpace(s.back())) s.remove_suffix(1);
-  return s;
-}
-
-bool IsDigits(std::string_view s) {
-  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
-}
 
 bool IsHex(std::string_view s) {
   return std::all_of(s.begin(), s.end(), [](char c) {
@@ -245,7 +236,7 @@ AuthResult<Claim> ParseAuthorizationHeader(std::string_view authorization) {
   if (authorization.size() > kAuthorizationBytesMax) {
     return Fail(AuthErrorKind::kMalformed, m, "the Authorization header is too long");
   }
-  authorization = Trim(authorization);
+  authorization = TrimSpaces(authorization);
   const size_t space = authorization.find_first_of(" \t");
   const std::string_view scheme = authorization.substr(0, space);
   if (scheme != kSigV4Algorithm) {
