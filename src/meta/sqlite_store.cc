@@ -41,12 +41,13 @@ std::string DirName(const std::string& path) {
 
 // mkdir -p that makes each directory it creates durable: a power cut must not take away the
 // directory of a database that acknowledged commits. A directory's entry is in its parent, so
-// the parent is synced after each creation.
+// the parent is synced after each creation. Mode 0700: the store holds secrets (S3 secret keys,
+// the JWT signing key), so only the cluster's user may enter.
 Status CreateDirsDurably(env::Env* env, const std::string& path) {
   if (env::Exists(env, path)) return Status::Ok();
   std::string parent = DirName(path);
   if (parent != path) RETURN_IF_ERROR(CreateDirsDurably(env, parent));
-  Status s = env->CreateDir(path);
+  Status s = env->CreateDir(path, 0700);
   if (!s.ok() && s.code() != Code::kAlreadyExists) return s;  // AlreadyExists: lost a race
   return env->SyncDir(parent);
 }

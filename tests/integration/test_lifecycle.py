@@ -170,6 +170,9 @@ def test_admin_password_is_private(make_cluster):
     assert len(password) >= 12, f"admin password is short: {len(password)} chars"
     pw_file = cluster.data_dir / "admin.password"
     assert h.file_mode(pw_file) == 0o600, oct(h.file_mode(pw_file))
+    # The metadata store holds the password hash, the JWT key and S3 secret keys.
+    meta_dir = cluster.data_dir / "meta"
+    assert h.file_mode(meta_dir) == 0o700, oct(h.file_mode(meta_dir))
     assert password not in p.stdout + p.stderr, "`dase up` printed the password"
     # Make the VMS use it: a login, a JWT, a token.
     r = cluster.request("POST", "token/", session=cluster.new_session(auth=None),
