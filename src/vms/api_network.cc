@@ -34,15 +34,8 @@ struct PoolFields {
     p.enabled = f.Bool("enabled");
     return p;
   }
-  void ApplyTo(VipPoolRecord& r) const {
-    if (name) r.name = *name;
-    if (role) r.role = *role;
-    if (ip_ranges) r.ip_ranges = *ip_ranges;
-    if (subnet_cidr) r.subnet_cidr = *subnet_cidr;
-    if (cnode_ids) r.cnode_ids = *cnode_ids;
-    if (enabled) r.enabled = *enabled;
-  }
 };
+BOOST_DESCRIBE_STRUCT(PoolFields, (), (name, role, ip_ranges, subnet_cidr, cnode_ids, enabled))
 
 }  // namespace
 
@@ -95,56 +88,53 @@ json::object Api::VipPoolJson(const VipPoolRecord& pool, const std::string& base
 
 Response Api::VipPools(const http::Request& request, const std::vector<std::string>& path,
                        const std::string& base) {
-  auto method = request.method();
-  if (path.size() == 1 && method == bhttp::verb::get) {
-    auto pools = LoadVipPools(store_);
-    if (!pools.ok()) return ErrorResponse(pools.status());
-    json::array all;
-    for (const VipPoolRecord& p : *pools) all.push_back(VipPoolJson(p, base));
-    return ListResponse(request, std::move(all), base);
-  }
-  auto id = path.size() == 2 ? ParseId(path[1]) : std::nullopt;
-  if (path.size() > 2 || (path.size() == 2 && !id)) return NotFoundResponse();
-  if (id && method == bhttp::verb::get) {
-    auto txn = store_->Begin();
-    if (!txn.ok()) return ErrorResponse(txn.status());
-    auto pool = LoadVipPool(**txn, *id);
-    if (!pool.ok()) return ErrorResponse(pool.status());
-    if (!*pool) return NotFoundResponse();
-    return ObjectResponse(request, VipPoolJson(**pool, base));
-  }
-  if (id && method == bhttp::verb::delete_) {
-    Status s = store_->RunTransaction([&](Transaction& txn) { return DeleteVipPool(txn, *id); });
-    if (!s.ok()) return WriteErrorResponse(s);
-    cluster_->RefreshVips();
-    return rest::NoContent();
-  }
-  bool create = !id && method == bhttp::verb::post;
-  if (!create && !(id && method == bhttp::verb::patch)) return MethodNotAllowed(request);
-  auto body = BodyObject(request);
-  if (!body.ok()) return rest::DetailError(400, body.status().message());
-  BodyFields f(*body);
-  PoolFields fields = PoolFields::Parse(f, create ? Need::kRequired : Need::kOptional);
-  for (int64_t cnode : fields.cnode_ids.value_or(std::vector<int64_t>{})) {
-    if (cluster_->FindNodeById("cnode", cnode) == nullptr) {
-      f.Add("cnode_ids", fmt::format("Invalid pk \"{}\" - object does not exist.", cnode));
+  // Writes answer with the pool written, once the VIPs follow it.
+  auto written = [&](unsigned status) {
+    return [&, status](const VipPoolRecord& pool) {
+      cluster_->RefreshVips();
+      return rest::JsonResponse(status, VipPoolJson(pool, base));
+    };
+  };
+  auto check_cnodes = [&](BodyFields& f, const PoolFields& fields) {
+    for (int64_t cnode : fields.cnode_ids.value_or(std::vector<int64_t>{})) {
+      if (cluster_->FindNodeById("cnode", cnode) == nullptr) {
+        f.Add("cnode_ids", fmt::format("Invalid pk \"{}\" - object does not exist.", cnode));
+      }
     }
-  }
-  if (!f.ok()) return f.Errors();
-  auto pool = Transact<VipPoolRecord>(store_, [&](Transaction& txn) -> Result<VipPoolRecord> {
-    if (create) {
-      VipPoolRecord p;
-      fields.ApplyTo(p);
-      return CreateVipPool(txn, env_, p);
-    }
-    ASSIGN_OR_RETURN(auto p, LoadVipPool(txn, *id));
-    if (!p) return NotFound("Not found.");
-    fields.ApplyTo(*p);
-    return UpdateVipPool(txn, *p);
-  });
-  if (!pool.ok()) return WriteErrorResponse(pool.status());
-  cluster_->RefreshVips();
-  return rest::JsonResponse(create ? 201 : 200, VipPoolJson(*pool, base));
+  };
+  return RouteResource(
+      request, path,
+      {.list =
+           [&] {
+             return ListObjects(store_, request, base, [&](Transaction& txn) -> Result<json::array> {
+               ASSIGN_OR_RETURN(auto pools, LoadVipPools(txn));
+               json::array all;
+               for (const VipPoolRecord& p : pools) all.push_back(VipPoolJson(p, base));
+               return all;
+             });
+           },
+       .create =
+           [&] {
+             return CreateObject<PoolFields>(store_, env_, request, CreateVipPool, written(201),
+                                             check_cnodes);
+           },
+       .show =
+           [&](int64_t id) {
+             return ShowObject(store_, request, 200, [&](Transaction& txn) -> Result<json::object> {
+               ASSIGN_OR_RETURN(auto pool, LoadVipPool(txn, id));
+               if (!pool) return NotFound("Not found.");
+               return VipPoolJson(*pool, base);
+             });
+           },
+       .remove =
+           [&](int64_t id) {
+             return DeleteObject(store_, id, DeleteVipPool, [&] { cluster_->RefreshVips(); });
+           },
+       .patch =
+           [&](int64_t id) {
+             return PatchObject<PoolFields>(store_, request, id, LoadVipPool, UpdateVipPool,
+                                            written(200), check_cnodes);
+           }});
 }
 
 // vips/: every VIP of every pool and the CNode that holds it now (VAST's VIP objects). Ids are

@@ -90,82 +90,53 @@ struct UserFields {
     u.s3_superuser = f.Bool("s3_superuser");
     return u;
   }
-  void ApplyTo(LocalUserRecord& r) const {
-    if (name) r.name = *name;
-    if (tenant_id) r.tenant_id = *tenant_id;
-    if (uid) r.uid = *uid;
-    if (leading_gid) r.leading_gid = *leading_gid;
-    if (gids) r.gids = *gids;
-    if (allow_create_bucket) r.allow_create_bucket = *allow_create_bucket;
-    if (allow_delete_bucket) r.allow_delete_bucket = *allow_delete_bucket;
-    if (s3_superuser) r.s3_superuser = *s3_superuser;
-  }
 };
+BOOST_DESCRIBE_STRUCT(UserFields, (),
+                      (name, tenant_id, uid, leading_gid, gids, allow_create_bucket,
+                       allow_delete_bucket, s3_superuser))
 
 }  // namespace
 
 Response Api::Users(const http::Request& request, const std::vector<std::string>& path,
                     const std::string& base) {
-  auto method = request.method();
-  auto show = [&](int64_t id, unsigned status) -> Response {
-    auto txn = store_->Begin();
-    if (!txn.ok()) return ErrorResponse(txn.status());
-    auto user = LoadLocalUser(**txn, id);
-    auto keys = LoadAccessKeysOf(**txn, id);
-    if (!user.ok() || !keys.ok()) return ErrorResponse(!user.ok() ? user.status() : keys.status());
-    if (!*user) return NotFoundResponse();
-    json::object o = UserToApi(**user, *keys, base);
-    return status == 200 ? ObjectResponse(request, o) : rest::JsonResponse(status, o);
+  if (path.size() == 3 && path[2] == "access_keys") {
+    auto id = ParseId(path[1]);
+    return id ? AccessKeys(request, *id) : NotFoundResponse();
+  }
+  auto show = [&](int64_t id, unsigned status) {
+    return ShowObject(store_, request, status, [&](Transaction& txn) -> Result<json::object> {
+      ASSIGN_OR_RETURN(auto user, LoadLocalUser(txn, id));
+      ASSIGN_OR_RETURN(auto keys, LoadAccessKeysOf(txn, id));
+      if (!user) return NotFound("Not found.");
+      return UserToApi(*user, keys, base);
+    });
   };
-  if (path.size() == 1 && method == bhttp::verb::get) {
-    auto txn = store_->Begin();
-    if (!txn.ok()) return ErrorResponse(txn.status());
-    auto users = LoadLocalUsers(**txn);
-    auto keys = LoadAccessKeys(**txn);
-    if (!users.ok() || !keys.ok()) {
-      return ErrorResponse(!users.ok() ? users.status() : keys.status());
-    }
-    json::array all;
-    for (const LocalUserRecord& u : *users) all.push_back(UserToApi(u, *keys, base));
-    return ListResponse(request, std::move(all), base);
-  }
-  auto body = BodyObject(request);
-  if (path.size() == 1 && method == bhttp::verb::post) {
-    if (!body.ok()) return rest::DetailError(400, body.status().message());
-    BodyFields f(*body);
-    UserFields fields = UserFields::Parse(f, Need::kRequired);
-    if (!f.ok()) return f.Errors();
-    LocalUserRecord u;
-    fields.ApplyTo(u);
-    auto created = Transact<LocalUserRecord>(
-        store_, [&](Transaction& txn) { return CreateLocalUser(txn, env_, u); });
-    if (!created.ok()) return WriteErrorResponse(created.status());
-    return show(created->id, 201);
-  }
-  if (path.size() == 1) return MethodNotAllowed(request);
-  auto id = ParseId(path[1]);
-  if (!id) return NotFoundResponse();
-  if (path.size() == 3 && path[2] == "access_keys") return AccessKeys(request, *id);
-  if (path.size() != 2) return NotFoundResponse();
-  if (method == bhttp::verb::get) return show(*id, 200);
-  if (method == bhttp::verb::delete_) {
-    Status s = store_->RunTransaction([&](Transaction& txn) { return DeleteLocalUser(txn, *id); });
-    return s.ok() ? rest::NoContent() : WriteErrorResponse(s);
-  }
-  if (method != bhttp::verb::patch) return MethodNotAllowed(request);
-  if (!body.ok()) return rest::DetailError(400, body.status().message());
-  BodyFields f(*body);
-  UserFields fields = UserFields::Parse(f, Need::kOptional);
-  if (!f.ok()) return f.Errors();
-  auto updated =
-      Transact<LocalUserRecord>(store_, [&](Transaction& txn) -> Result<LocalUserRecord> {
-        ASSIGN_OR_RETURN(auto u, LoadLocalUser(txn, *id));
-        if (!u) return NotFound("Not found.");
-        fields.ApplyTo(*u);
-        return UpdateLocalUser(txn, *u);
-      });
-  if (!updated.ok()) return WriteErrorResponse(updated.status());
-  return show(*id, 200);
+  auto shown = [&](unsigned status) {
+    return [&, status](const LocalUserRecord& u) { return show(u.id, status); };
+  };
+  return RouteResource(
+      request, path,
+      {.list =
+           [&] {
+             return ListObjects(store_, request, base, [&](Transaction& txn) -> Result<json::array> {
+               ASSIGN_OR_RETURN(auto users, LoadLocalUsers(txn));
+               ASSIGN_OR_RETURN(auto keys, LoadAccessKeys(txn));
+               json::array all;
+               for (const LocalUserRecord& u : users) all.push_back(UserToApi(u, keys, base));
+               return all;
+             });
+           },
+       .create =
+           [&] {
+             return CreateObject<UserFields>(store_, env_, request, CreateLocalUser, shown(201));
+           },
+       .show = [&](int64_t id) { return show(id, 200); },
+       .remove = [&](int64_t id) { return DeleteObject(store_, id, DeleteLocalUser); },
+       .patch =
+           [&](int64_t id) {
+             return PatchObject<UserFields>(store_, request, id, LoadLocalUser, UpdateLocalUser,
+                                            shown(200));
+           }});
 }
 
 // users/<id>/access_keys/: POST makes a pair (200, the secret shown once), PATCH {access_key,

@@ -9,6 +9,7 @@
 
 namespace dase::vms {
 namespace json = boost::json;
+namespace bhttp = boost::beast::http;
 using http::Response;
 
 Response NotFoundResponse() { return rest::DetailError(404, "Not found."); }
@@ -81,6 +82,49 @@ Response ObjectResponse(const http::Request& request, const json::object& object
   if (!query.ok()) return rest::DetailError(400, query.status().message());
   if (query->fields.empty()) return rest::JsonResponse(200, object);
   return rest::JsonResponse(200, rest::Project(object, query->fields));
+}
+
+Response RouteResource(const http::Request& request, const std::vector<std::string>& path,
+                       const ResourceRoutes& routes) {
+  auto method = request.method();
+  if (path.size() == 1) {
+    if (method == bhttp::verb::get) return routes.list();
+    if (method == bhttp::verb::post) return routes.create();
+    return MethodNotAllowed(request);
+  }
+  auto id = ParseId(path[1]);
+  if (!id || path.size() != 2) return NotFoundResponse();
+  if (method == bhttp::verb::get) return routes.show(*id);
+  if (method == bhttp::verb::delete_) return routes.remove(*id);
+  if (method == bhttp::verb::patch) return routes.patch(*id);
+  return MethodNotAllowed(request);
+}
+
+Response ShowObject(meta::Store* store, const http::Request& request, unsigned status,
+                    const std::function<Result<json::object>(meta::Transaction&)>& read) {
+  auto txn = store->Begin();
+  if (!txn.ok()) return ErrorResponse(txn.status());
+  auto object = read(**txn);
+  if (!object.ok()) return ErrorResponse(object.status());
+  return status == 200 ? ObjectResponse(request, *object) : rest::JsonResponse(status, *object);
+}
+
+Response ListObjects(meta::Store* store, const http::Request& request, const std::string& base,
+                     const std::function<Result<json::array>(meta::Transaction&)>& read) {
+  auto txn = store->Begin();
+  if (!txn.ok()) return ErrorResponse(txn.status());
+  auto objects = read(**txn);
+  if (!objects.ok()) return ErrorResponse(objects.status());
+  return ListResponse(request, std::move(objects).value(), base);
+}
+
+Response DeleteObject(meta::Store* store, int64_t id,
+                      Status (*remove)(meta::Transaction&, int64_t),
+                      const std::function<void()>& after) {
+  Status s = store->RunTransaction([&](meta::Transaction& txn) { return remove(txn, id); });
+  if (!s.ok()) return WriteErrorResponse(s);
+  after();
+  return rest::NoContent();
 }
 
 json::value TimeOrNull(int64_t us) { return us > 0 ? json::value(FormatTime(us)) : nullptr; }

@@ -1,21 +1,30 @@
-// Helpers shared by the REST API's resource handlers (api*.cc): responses, ids, bodies, and
-// BodyFields, which reads a request body's fields with DRF's checks and messages. Internal to
-// src/vms.
+// Helpers shared by the REST API's resource handlers (api*.cc): responses, ids, bodies,
+// BodyFields, which reads a request body's fields with DRF's checks and messages, and the routes
+// and steps that every protocol resource (views, view policies, tenants, users, VIP pools)
+// shares. Internal to src/vms.
 //
 // Thread-safety: free functions and a value type.
 #pragma once
 
+#include <boost/describe.hpp>
 #include <boost/json.hpp>
+#include <boost/mp11.hpp>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
 #include "common/result.h"
+#include "env/env.h"
 #include "http/server.h"
+#include "meta/kv.h"
+#include "vms/protocol_ops.h"
 #include "vms/protocol_records.h"
+#include "vms/rest.h"
 
 namespace dase::vms {
 
@@ -76,5 +85,146 @@ class BodyFields {
   const boost::json::object& body_;
   std::vector<std::pair<std::string, std::string>> errors_;
 };
+
+// ---- protocol resources: <resource>/ and <resource>/<id>/
+
+struct ResourceRoutes {
+  std::function<http::Response()> list;             // GET <resource>/
+  std::function<http::Response()> create;           // POST <resource>/
+  std::function<http::Response(int64_t)> show;      // GET <resource>/<id>/
+  std::function<http::Response(int64_t)> remove;    // DELETE <resource>/<id>/
+  std::function<http::Response(int64_t)> patch;     // PATCH <resource>/<id>/
+};
+// Answers `path` (the resource's name, maybe an id) with one of `routes`: 404 for a bad id or a
+// longer path, 405 for any other method.
+http::Response RouteResource(const http::Request& request, const std::vector<std::string>& path,
+                             const ResourceRoutes& routes);
+
+// One object read in a transaction of its own, as GET answers it (`status` 200: fields=
+// applies) or as a write does (201, or 200 without fields=). `read` returns NotFound for 404.
+http::Response ShowObject(meta::Store* store, const http::Request& request, unsigned status,
+                          const std::function<Result<boost::json::object>(meta::Transaction&)>& read);
+// Every object, read in a transaction of its own, as a list.
+http::Response ListObjects(meta::Store* store, const http::Request& request,
+                           const std::string& base,
+                           const std::function<Result<boost::json::array>(meta::Transaction&)>& read);
+// DELETE <resource>/<id>/: 204 once `remove` committed (and `after` ran), else the failed
+// write's answer.
+http::Response DeleteObject(
+    meta::Store* store, int64_t id, Status (*remove)(meta::Transaction&, int64_t),
+    const std::function<void()>& after = [] {});
+
+// The fields of a resource that a request may write (UserFields, ...) are a struct with
+//   static Fields Parse(BodyFields& f, Need need);  // kRequired for a POST, kOptional a PATCH
+// whose BOOST_DESCRIBE_STRUCT lists the std::optional members that set the record's members of
+// the same names (ApplyFields).
+
+namespace internal {
+template <typename T>
+inline constexpr bool kIsOptional = false;
+template <typename T>
+inline constexpr bool kIsOptional<std::optional<T>> = true;
+constexpr bool SameName(const char* a, const char* b) {
+  return std::string_view(a) == std::string_view(b);
+}
+}  // namespace internal
+
+// Sets every member of `record` whose namesake in `fields` is set. Each described member of
+// `fields` must name a member of the record (checked when compiled).
+template <typename Fields, typename Record>
+void ApplyFields(const Fields& fields, Record& record) {
+  using boost::describe::describe_members;
+  using boost::describe::mod_public;
+  using RecordMembers = describe_members<Record, mod_public>;
+  boost::mp11::mp_for_each<describe_members<Fields, mod_public>>([&](auto field) {
+    using Field = decltype(field);
+    constexpr int kNamesakes = [] {
+      int n = 0;
+      boost::mp11::mp_for_each<RecordMembers>(
+          [&](auto member) { n += internal::SameName(Field::name, decltype(member)::name); });
+      return n;
+    }();
+    static_assert(kNamesakes == 1, "a member of the fields that the record does not have");
+    boost::mp11::mp_for_each<RecordMembers>([&](auto member) {
+      if constexpr (internal::SameName(Field::name, decltype(member)::name)) {
+        static_assert(internal::kIsOptional<std::remove_cvref_t<decltype(fields.*field.pointer)>>);
+        if (fields.*field.pointer) record.*member.pointer = *(fields.*field.pointer);
+      }
+    });
+  });
+}
+
+// Parses `Fields` from the request body and answers `then(fields)`, or 400: {"detail"} for a
+// body that is not a JSON object, else every problem of the fields and of `check(f, fields)`.
+struct NoFieldCheck {
+  template <typename Fields>
+  void operator()(BodyFields&, const Fields&) const {}
+};
+template <typename Fields, typename Then, typename Check = NoFieldCheck>
+http::Response WithFields(const http::Request& request, Need need, Then then, Check check = {}) {
+  auto body = BodyObject(request);
+  if (!body.ok()) return rest::DetailError(400, body.status().message());
+  BodyFields f(*body);
+  Fields fields = Fields::Parse(f, need);
+  check(f, fields);
+  if (!f.ok()) return f.Errors();
+  return then(fields);
+}
+
+// Commits `write` (Transact) and answers `done(record)`, or the failed write's answer.
+template <typename Record, typename Done>
+http::Response CommitWrite(meta::Store* store,
+                           const std::function<Result<Record>(meta::Transaction&)>& write,
+                           Done done) {
+  auto record = Transact<Record>(store, write);
+  if (!record.ok()) return WriteErrorResponse(record.status());
+  return done(*record);
+}
+
+// The write of a PATCH: the stored record `id` (NotFound if there is none) with `fields`
+// applied, written by `update`.
+template <typename Record, typename Fields>
+Result<Record> PatchRecord(meta::Transaction& txn, int64_t id, const Fields& fields,
+                           Result<std::optional<Record>> (*load)(meta::Transaction&, int64_t),
+                           Result<Record> (*update)(meta::Transaction&, const Record&)) {
+  ASSIGN_OR_RETURN(auto record, load(txn, id));
+  if (!record) return NotFound("Not found.");
+  ApplyFields(fields, *record);
+  return update(txn, *record);
+}
+
+// POST <resource>/: a record made of the body's fields by `create`, answered by `done`.
+template <typename Fields, typename Record, typename Done, typename Check = NoFieldCheck>
+http::Response CreateObject(meta::Store* store, env::Env* env, const http::Request& request,
+                            Result<Record> (*create)(meta::Transaction&, env::Env*,
+                                                     const Record&),
+                            Done done, Check check = {}) {
+  auto then = [&](const Fields& fields) {
+    return CommitWrite<Record>(
+        store,
+        [&](meta::Transaction& txn) {
+          Record record;
+          ApplyFields(fields, record);
+          return create(txn, env, record);
+        },
+        done);
+  };
+  return WithFields<Fields>(request, Need::kRequired, then, check);
+}
+
+// PATCH <resource>/<id>/: PatchRecord with the body's fields, answered by `done`.
+template <typename Fields, typename Record, typename Done, typename Check = NoFieldCheck>
+http::Response PatchObject(meta::Store* store, const http::Request& request, int64_t id,
+                           Result<std::optional<Record>> (*load)(meta::Transaction&, int64_t),
+                           Result<Record> (*update)(meta::Transaction&, const Record&),
+                           Done done, Check check = {}) {
+  auto then = [&](const Fields& fields) {
+    return CommitWrite<Record>(
+        store,
+        [&](meta::Transaction& txn) { return PatchRecord(txn, id, fields, load, update); },
+        done);
+  };
+  return WithFields<Fields>(request, Need::kOptional, then, check);
+}
 
 }  // namespace dase::vms

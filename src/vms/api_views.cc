@@ -111,13 +111,14 @@ json::object TenantToApi(const TenantRecord& t, const std::string& base, const C
 // The fields of a view a request may set; absent ones leave the view as it is.
 struct ViewFields {
   std::optional<std::string> path, name, bucket, bucket_owner;
-  std::optional<int64_t> policy_id;
+  std::optional<int64_t> policy_id, tenant_id;  // tenant_id: set on create only
   std::optional<std::vector<std::string>> protocols;
   std::optional<bool> s3_versioning, allow_s3_anonymous_access;
   bool create_dir = false;
 
   static ViewFields Parse(BodyFields& f, Need need) {
     ViewFields v;
+    if (need == Need::kOptional) f.Immutable("tenant_id");
     v.path = f.String("path", need);
     v.policy_id = f.Int("policy_id", need);
     v.name = f.String("name");
@@ -133,15 +134,16 @@ struct ViewFields {
     if (v.path) {
       if (Status s = ValidateViewPath(*v.path); !s.ok()) f.Add(s);
     }
+    if (need == Need::kRequired) v.tenant_id = f.Int("tenant_id");
     return v;
   }
   // For a create request, whose required fields were checked.
-  ViewRequest ToRequest(int64_t tenant_id) const {
+  ViewRequest ToRequest() const {
     ViewRequest r;
     r.path = *path;
     r.policy_id = *policy_id;
     r.name = name.value_or("");
-    r.tenant_id = tenant_id;
+    r.tenant_id = tenant_id.value_or(kDefaultTenantId);
     r.protocols = protocols.value_or(std::vector<std::string>{"NFS"});
     r.bucket = bucket.value_or("");
     r.bucket_owner = bucket_owner.value_or("");
@@ -149,17 +151,24 @@ struct ViewFields {
     r.allow_s3_anonymous_access = allow_s3_anonymous_access.value_or(false);
     return r;
   }
-  void ApplyTo(ViewRecord& r) const {
-    if (path) r.path = *path;
-    if (name) r.name = *name;
-    if (policy_id) r.policy_id = *policy_id;
-    if (protocols) r.protocols = *protocols;
-    if (bucket) r.bucket = *bucket;
-    if (bucket_owner) r.bucket_owner = *bucket_owner;
-    if (s3_versioning) r.s3_versioning = *s3_versioning;
-    if (allow_s3_anonymous_access) r.allow_s3_anonymous_access = *allow_s3_anonymous_access;
-  }
 };
+// tenant_id is set on create only (ToRequest), create_dir is the request's, not the view's.
+BOOST_DESCRIBE_STRUCT(ViewFields, (),
+                      (path, name, policy_id, protocols, bucket, bucket_owner, s3_versioning,
+                       allow_s3_anonymous_access))
+
+struct TenantFields {
+  std::optional<std::string> name;
+
+  static TenantFields Parse(BodyFields& f, Need need) { return {f.String("name", need)}; }
+};
+BOOST_DESCRIBE_STRUCT(TenantFields, (), (name))
+
+// CreateTenant in the form CreateObject takes.
+Result<TenantRecord> CreateTenantRecord(Transaction& txn, env::Env* env,
+                                        const TenantRecord& request) {
+  return CreateTenant(txn, env, request.name);
+}
 
 struct PolicyFields {
   std::optional<std::string> name, flavor;
@@ -188,22 +197,11 @@ struct PolicyFields {
     p.is_s3_default_policy = f.Bool("is_s3_default_policy");
     return p;
   }
-  void ApplyTo(ViewPolicyRecord& r) const {
-    if (name) r.name = *name;
-    if (flavor) r.flavor = *flavor;
-    if (tenant_id) r.tenant_id = *tenant_id;
-    if (nfs_read_write) r.nfs_read_write = *nfs_read_write;
-    if (nfs_read_only) r.nfs_read_only = *nfs_read_only;
-    if (nfs_root_squash) r.nfs_root_squash = *nfs_root_squash;
-    if (nfs_all_squash) r.nfs_all_squash = *nfs_all_squash;
-    if (nfs_no_squash) r.nfs_no_squash = *nfs_no_squash;
-    if (s3_read_write) r.s3_read_write = *s3_read_write;
-    if (s3_read_only) r.s3_read_only = *s3_read_only;
-    if (s3_visibility) r.s3_visibility = *s3_visibility;
-    if (s3_visibility_groups) r.s3_visibility_groups = *s3_visibility_groups;
-    if (is_s3_default_policy) r.is_s3_default_policy = *is_s3_default_policy;
-  }
 };
+BOOST_DESCRIBE_STRUCT(PolicyFields, (),
+                      (name, flavor, tenant_id, nfs_read_write, nfs_read_only, nfs_root_squash,
+                       nfs_all_squash, nfs_no_squash, s3_read_write, s3_read_only, s3_visibility,
+                       s3_visibility_groups, is_s3_default_policy))
 
 // Runs `write` once in a transaction that is never committed, to learn whether it would fail
 // before doing what cannot be undone by a failed transaction (creating a directory).
@@ -244,191 +242,141 @@ Status Api::EnsureViewDirectory(const std::string& path, bool create) {
 
 Response Api::Views(const http::Request& request, const std::vector<std::string>& path,
                     const std::string& base) {
-  auto method = request.method();
   const ClusterRecord& c = cluster_->cluster();
-  auto show = [&](int64_t id, unsigned status) -> Response {
-    auto txn = store_->Begin();
-    if (!txn.ok()) return ErrorResponse(txn.status());
-    auto names = Names::Load(**txn);
-    auto view = LoadView(**txn, id);
-    if (!names.ok() || !view.ok()) {
-      return ErrorResponse(!names.ok() ? names.status() : view.status());
-    }
-    if (!*view) return NotFoundResponse();
-    json::object o = ViewToApi(**view, *names, base, c);
-    return status == 200 ? ObjectResponse(request, o) : rest::JsonResponse(status, o);
+  auto show = [&](int64_t id, unsigned status) {
+    return ShowObject(store_, request, status, [&](Transaction& txn) -> Result<json::object> {
+      ASSIGN_OR_RETURN(auto names, Names::Load(txn));
+      ASSIGN_OR_RETURN(auto view, LoadView(txn, id));
+      if (!view) return NotFound("Not found.");
+      return ViewToApi(*view, names, base, c);
+    });
   };
-  if (path.size() == 1 && method == bhttp::verb::get) {
-    auto txn = store_->Begin();
-    if (!txn.ok()) return ErrorResponse(txn.status());
-    auto names = Names::Load(**txn);
-    auto views = LoadViews(**txn);
-    if (!names.ok() || !views.ok()) {
-      return ErrorResponse(!names.ok() ? names.status() : views.status());
-    }
-    json::array all;
-    for (const ViewRecord& v : *views) all.push_back(ViewToApi(v, *names, base, c));
-    return ListResponse(request, std::move(all), base);
-  }
-  auto body = BodyObject(request);
-  if (path.size() == 1 && method == bhttp::verb::post) {
-    if (!body.ok()) return rest::DetailError(400, body.status().message());
-    BodyFields f(*body);
-    ViewFields fields = ViewFields::Parse(f, Need::kRequired);
-    auto tenant_id = f.Int("tenant_id");
-    if (!f.ok()) return f.Errors();
-    ViewRequest r = fields.ToRequest(tenant_id.value_or(kDefaultTenantId));
-    Status s = DryRun(store_, [&](Transaction& txn) { return CreateView(txn, env_, r).status(); });
-    if (s.ok()) s = EnsureViewDirectory(r.path, fields.create_dir);
-    auto view = s.ok() ? CreateView(store_, env_, r) : Result<ViewRecord>(s);
-    if (!view.ok()) return WriteErrorResponse(view.status());
-    return show(view->id, 201);
-  }
-  if (path.size() == 1) return MethodNotAllowed(request);
-  auto id = ParseId(path[1]);
-  if (!id || path.size() != 2) return NotFoundResponse();
-  if (method == bhttp::verb::get) return show(*id, 200);
-  if (method == bhttp::verb::delete_) {
-    Status s = DeleteView(store_, *id);
-    return s.ok() ? rest::NoContent() : WriteErrorResponse(s);
-  }
-  if (method != bhttp::verb::patch) return MethodNotAllowed(request);
-  if (!body.ok()) return rest::DetailError(400, body.status().message());
-  BodyFields f(*body);
-  f.Immutable("tenant_id");
-  ViewFields fields = ViewFields::Parse(f, Need::kOptional);
-  if (!f.ok()) return f.Errors();
-  std::function<Result<ViewRecord>(Transaction&)> update =
-      [&](Transaction& txn) -> Result<ViewRecord> {
-    ASSIGN_OR_RETURN(auto v, LoadView(txn, *id));
-    if (!v) return NotFound("Not found.");
-    fields.ApplyTo(*v);
-    return UpdateView(txn, *v);
+  // A write that may need the view's directory (`directory`, when set): tried first in a
+  // transaction never committed, then the directory checked or made, then committed.
+  auto write_view = [&](const std::function<Result<ViewRecord>(Transaction&)>& write,
+                        const std::optional<std::string>& directory, bool create_dir,
+                        unsigned status) {
+    Status s = DryRun(store_, [&](Transaction& txn) { return write(txn).status(); });
+    if (s.ok() && directory) s = EnsureViewDirectory(*directory, create_dir);
+    if (!s.ok()) return WriteErrorResponse(s);
+    return CommitWrite<ViewRecord>(store_, write,
+                                   [&](const ViewRecord& v) { return show(v.id, status); });
   };
-  Status s = DryRun(store_, [&](Transaction& txn) { return update(txn).status(); });
-  if (s.ok() && fields.path) s = EnsureViewDirectory(*fields.path, fields.create_dir);
-  auto view = s.ok() ? Transact<ViewRecord>(store_, update) : Result<ViewRecord>(s);
-  if (!view.ok()) return WriteErrorResponse(view.status());
-  return show(*id, 200);
+  return RouteResource(
+      request, path,
+      {.list =
+           [&] {
+             return ListObjects(store_, request, base, [&](Transaction& txn) -> Result<json::array> {
+               ASSIGN_OR_RETURN(auto names, Names::Load(txn));
+               ASSIGN_OR_RETURN(auto views, LoadViews(txn));
+               json::array all;
+               for (const ViewRecord& v : views) all.push_back(ViewToApi(v, names, base, c));
+               return all;
+             });
+           },
+       .create =
+           [&] {
+             return WithFields<ViewFields>(request, Need::kRequired, [&](const ViewFields& fields) {
+               ViewRequest r = fields.ToRequest();
+               return write_view([&](Transaction& txn) { return CreateView(txn, env_, r); },
+                                 r.path, fields.create_dir, 201);
+             });
+           },
+       .show = [&](int64_t id) { return show(id, 200); },
+       .remove = [&](int64_t id) { return DeleteObject(store_, id, DeleteView); },
+       .patch =
+           [&](int64_t id) {
+             return WithFields<ViewFields>(request, Need::kOptional, [&](const ViewFields& fields) {
+               return write_view(
+                   [&](Transaction& txn) {
+                     return PatchRecord(txn, id, fields, LoadView, UpdateView);
+                   },
+                   fields.path, fields.create_dir, 200);
+             });
+           }});
 }
 
 Response Api::ViewPolicies(const http::Request& request, const std::vector<std::string>& path,
                            const std::string& base) {
-  auto method = request.method();
   const ClusterRecord& c = cluster_->cluster();
-  auto show = [&](int64_t id, unsigned status) -> Response {
-    auto txn = store_->Begin();
-    if (!txn.ok()) return ErrorResponse(txn.status());
-    auto names = Names::Load(**txn);
-    auto policy = LoadViewPolicy(**txn, id);
-    if (!names.ok() || !policy.ok()) {
-      return ErrorResponse(!names.ok() ? names.status() : policy.status());
-    }
-    if (!*policy) return NotFoundResponse();
-    json::object o = PolicyToApi(**policy, *names, base, c);
-    return status == 200 ? ObjectResponse(request, o) : rest::JsonResponse(status, o);
+  auto show = [&](int64_t id, unsigned status) {
+    return ShowObject(store_, request, status, [&](Transaction& txn) -> Result<json::object> {
+      ASSIGN_OR_RETURN(auto names, Names::Load(txn));
+      ASSIGN_OR_RETURN(auto policy, LoadViewPolicy(txn, id));
+      if (!policy) return NotFound("Not found.");
+      return PolicyToApi(*policy, names, base, c);
+    });
   };
-  if (path.size() == 1 && method == bhttp::verb::get) {
-    auto txn = store_->Begin();
-    if (!txn.ok()) return ErrorResponse(txn.status());
-    auto names = Names::Load(**txn);
-    auto policies = LoadViewPolicies(**txn);
-    if (!names.ok() || !policies.ok()) {
-      return ErrorResponse(!names.ok() ? names.status() : policies.status());
-    }
-    json::array all;
-    for (const ViewPolicyRecord& p : *policies) all.push_back(PolicyToApi(p, *names, base, c));
-    return ListResponse(request, std::move(all), base);
-  }
-  auto body = BodyObject(request);
-  if (path.size() == 1 && method == bhttp::verb::post) {
-    if (!body.ok()) return rest::DetailError(400, body.status().message());
-    BodyFields f(*body);
-    PolicyFields fields = PolicyFields::Parse(f, Need::kRequired);
-    if (!f.ok()) return f.Errors();
-    ViewPolicyRecord p;
-    fields.ApplyTo(p);
-    auto created = Transact<ViewPolicyRecord>(
-        store_, [&](Transaction& txn) { return CreateViewPolicy(txn, env_, p); });
-    if (!created.ok()) return WriteErrorResponse(created.status());
-    return show(created->id, 201);
-  }
-  if (path.size() == 1) return MethodNotAllowed(request);
-  auto id = ParseId(path[1]);
-  if (!id || path.size() != 2) return NotFoundResponse();
-  if (method == bhttp::verb::get) return show(*id, 200);
-  if (method == bhttp::verb::delete_) {
-    Status s = store_->RunTransaction([&](Transaction& txn) { return DeleteViewPolicy(txn, *id); });
-    return s.ok() ? rest::NoContent() : WriteErrorResponse(s);
-  }
-  if (method != bhttp::verb::patch) return MethodNotAllowed(request);
-  if (!body.ok()) return rest::DetailError(400, body.status().message());
-  BodyFields f(*body);
-  PolicyFields fields = PolicyFields::Parse(f, Need::kOptional);
-  if (!f.ok()) return f.Errors();
-  auto updated =
-      Transact<ViewPolicyRecord>(store_, [&](Transaction& txn) -> Result<ViewPolicyRecord> {
-        ASSIGN_OR_RETURN(auto p, LoadViewPolicy(txn, *id));
-        if (!p) return NotFound("Not found.");
-        fields.ApplyTo(*p);
-        return UpdateViewPolicy(txn, *p);
-      });
-  if (!updated.ok()) return WriteErrorResponse(updated.status());
-  return show(*id, 200);
+  auto shown = [&](unsigned status) {
+    return [&, status](const ViewPolicyRecord& p) { return show(p.id, status); };
+  };
+  return RouteResource(
+      request, path,
+      {.list =
+           [&] {
+             return ListObjects(store_, request, base, [&](Transaction& txn) -> Result<json::array> {
+               ASSIGN_OR_RETURN(auto names, Names::Load(txn));
+               ASSIGN_OR_RETURN(auto policies, LoadViewPolicies(txn));
+               json::array all;
+               for (const ViewPolicyRecord& p : policies) {
+                 all.push_back(PolicyToApi(p, names, base, c));
+               }
+               return all;
+             });
+           },
+       .create =
+           [&] {
+             return CreateObject<PolicyFields>(store_, env_, request, CreateViewPolicy,
+                                               shown(201));
+           },
+       .show = [&](int64_t id) { return show(id, 200); },
+       .remove = [&](int64_t id) { return DeleteObject(store_, id, DeleteViewPolicy); },
+       .patch =
+           [&](int64_t id) {
+             return PatchObject<PolicyFields>(store_, request, id, LoadViewPolicy,
+                                              UpdateViewPolicy, shown(200));
+           }});
 }
 
 Response Api::Tenants(const http::Request& request, const std::vector<std::string>& path,
                       const std::string& base) {
-  auto method = request.method();
   const ClusterRecord& c = cluster_->cluster();
-  if (path.size() == 1 && method == bhttp::verb::get) {
-    auto txn = store_->Begin();
-    if (!txn.ok()) return ErrorResponse(txn.status());
-    auto tenants = LoadTenants(**txn);
-    if (!tenants.ok()) return ErrorResponse(tenants.status());
-    json::array all;
-    for (const TenantRecord& t : *tenants) all.push_back(TenantToApi(t, base, c));
-    return ListResponse(request, std::move(all), base);
-  }
-  auto body = BodyObject(request);
-  if (path.size() == 1 && method == bhttp::verb::post) {
-    if (!body.ok()) return rest::DetailError(400, body.status().message());
-    BodyFields f(*body);
-    auto name = f.String("name", Need::kRequired);
-    if (!f.ok()) return f.Errors();
-    auto t = Transact<TenantRecord>(
-        store_, [&](Transaction& txn) { return CreateTenant(txn, env_, *name); });
-    if (!t.ok()) return WriteErrorResponse(t.status());
-    return rest::JsonResponse(201, TenantToApi(*t, base, c));
-  }
-  if (path.size() == 1) return MethodNotAllowed(request);
-  auto id = ParseId(path[1]);
-  if (!id || path.size() != 2) return NotFoundResponse();
-  if (method == bhttp::verb::get) {
-    auto txn = store_->Begin();
-    if (!txn.ok()) return ErrorResponse(txn.status());
-    auto t = LoadTenant(**txn, *id);
-    if (!t.ok()) return ErrorResponse(t.status());
-    if (!*t) return NotFoundResponse();
-    return ObjectResponse(request, TenantToApi(**t, base, c));
-  }
-  if (method == bhttp::verb::delete_) {
-    Status s = store_->RunTransaction([&](Transaction& txn) { return DeleteTenant(txn, *id); });
-    return s.ok() ? rest::NoContent() : WriteErrorResponse(s);
-  }
-  if (method != bhttp::verb::patch) return MethodNotAllowed(request);
-  if (!body.ok()) return rest::DetailError(400, body.status().message());
-  BodyFields f(*body);
-  auto name = f.String("name");
-  if (!f.ok()) return f.Errors();
-  auto t = Transact<TenantRecord>(store_, [&](Transaction& txn) -> Result<TenantRecord> {
-    ASSIGN_OR_RETURN(auto old, LoadTenant(txn, *id));
-    if (!old) return NotFound("Not found.");
-    if (name) old->name = *name;
-    return UpdateTenant(txn, *old);
-  });
-  if (!t.ok()) return WriteErrorResponse(t.status());
-  return rest::JsonResponse(200, TenantToApi(*t, base, c));
+  // Writes answer with the record written (without fields=, as GET has).
+  auto written = [&](unsigned status) {
+    return [&, status](const TenantRecord& t) {
+      return rest::JsonResponse(status, TenantToApi(t, base, c));
+    };
+  };
+  return RouteResource(
+      request, path,
+      {.list =
+           [&] {
+             return ListObjects(store_, request, base, [&](Transaction& txn) -> Result<json::array> {
+               ASSIGN_OR_RETURN(auto tenants, LoadTenants(txn));
+               json::array all;
+               for (const TenantRecord& t : tenants) all.push_back(TenantToApi(t, base, c));
+               return all;
+             });
+           },
+       .create =
+           [&] {
+             return CreateObject<TenantFields>(store_, env_, request, CreateTenantRecord,
+                                               written(201));
+           },
+       .show =
+           [&](int64_t id) {
+             return ShowObject(store_, request, 200, [&](Transaction& txn) -> Result<json::object> {
+               ASSIGN_OR_RETURN(auto t, LoadTenant(txn, id));
+               if (!t) return NotFound("Not found.");
+               return TenantToApi(*t, base, c);
+             });
+           },
+       .remove = [&](int64_t id) { return DeleteObject(store_, id, DeleteTenant); },
+       .patch =
+           [&](int64_t id) {
+             return PatchObject<TenantFields>(store_, request, id, LoadTenant, UpdateTenant,
+                                              written(200));
+           }});
 }
 
 }  // namespace dase::vms

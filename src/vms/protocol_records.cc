@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <charconv>
 
+#include "vms/record_writes.h"
+
 namespace dase::vms {
 
 bool ViewRecord::HasProtocol(std::string_view p) const {
@@ -42,10 +44,6 @@ std::pair<std::string, std::string> SplitFieldError(const Status& status) {
 namespace {
 
 bool IsLowerAlnum(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); }
-
-Status Invalid(std::string_view field, std::string_view text) {
-  return FieldError(Code::kInvalidArgument, field, text);
-}
 
 }  // namespace
 

@@ -4,19 +4,13 @@
 #include <algorithm>
 
 #include "vms/protocol_ops.h"
+#include "vms/record_writes.h"
 
 namespace dase::vms {
 
 using meta::Transaction;
 
 namespace {
-
-Status Invalid(std::string_view field, std::string_view text) {
-  return FieldError(Code::kInvalidArgument, field, text);
-}
-Status Duplicate(std::string_view field, std::string_view text) {
-  return FieldError(Code::kAlreadyExists, field, text);
-}
 
 constexpr int64_t kIdMax = 0xffffffffll;  // uids and gids are 32-bit on the wire (NFS)
 
@@ -40,15 +34,9 @@ Status CheckLocalUser(Transaction& txn, const LocalUserRecord& u) {
   }
   for (int64_t gid : u.gids) RETURN_IF_ERROR(CheckUnixId("gids", gid));
   ASSIGN_OR_RETURN(auto tenant, LoadTenant(txn, u.tenant_id));
-  if (!tenant) {
-    return Invalid("tenant_id",
-                   fmt::format("Invalid pk \"{}\" - object does not exist.", u.tenant_id));
-  }
+  if (!tenant) return Invalid("tenant_id", NoSuchObject(u.tenant_id));
   ASSIGN_OR_RETURN(auto all, LoadLocalUsers(txn));
-  if (u.id == 0 && all.size() >= kLocalUsersMax) {
-    return FieldError(Code::kResourceExhausted, "non_field_errors",
-                      fmt::format("A cluster holds at most {} users.", kLocalUsersMax));
-  }
+  RETURN_IF_ERROR(CheckRoom(u.id, all.size(), kLocalUsersMax, "users"));
   for (const LocalUserRecord& other : all) {
     if (other.id == u.id) continue;
     if (other.name == u.name) return Duplicate("name", "A user with this name already exists.");
@@ -58,6 +46,13 @@ Status CheckLocalUser(Transaction& txn, const LocalUserRecord& u) {
   }
   return Status::Ok();
 }
+
+void PutLocalUser(Transaction& txn, const LocalUserRecord& u) {
+  txn.Put(LocalUserKey(u.id), EncodeRecord(u));
+}
+
+constexpr RecordKind<LocalUserRecord> kLocalUserKind{"localuser", LoadLocalUser, CheckLocalUser,
+                                                     PutLocalUser};
 
 // `n` characters drawn uniformly from `alphabet` (rejection sampling: no modulo bias).
 std::string RandomChars(env::Env* env, size_t n, std::string_view alphabet) {
@@ -77,54 +72,41 @@ constexpr std::string_view kSecretAlphabet =
 
 Result<AccessKeyRecord> LoadUserKey(Transaction& txn, int64_t user_id,
                                     std::string_view access_key) {
-  ASSIGN_OR_RETURN(auto user, LoadLocalUser(txn, user_id));
-  if (!user) return NotFound("Not found.");
+  ASSIGN_OR_RETURN(auto user, LoadExisting(txn, kLocalUserKind, user_id));
   ASSIGN_OR_RETURN(auto keys, LoadAccessKeysOf(txn, user_id));
   for (AccessKeyRecord& k : keys) {
     if (k.access_key == access_key) return std::move(k);
   }
   return FieldError(
       Code::kNotFound, "access_key",
-      fmt::format("User {} has no access key {}.", user->name, access_key.substr(0, 64)));
+      fmt::format("User {} has no access key {}.", user.name, access_key.substr(0, 64)));
 }
 
 }  // namespace
 
 Result<LocalUserRecord> CreateLocalUser(Transaction& txn, env::Env* env,
                                         const LocalUserRecord& request) {
-  LocalUserRecord u = request;
-  u.id = 0;
-  RETURN_IF_ERROR(CheckLocalUser(txn, u));
-  ASSIGN_OR_RETURN(u.id, AllocateId(txn, "localuser"));
-  u.guid = env::RandomHex(env, 16);
-  u.created_us = env->NowMicros();
-  txn.Put(LocalUserKey(u.id), EncodeRecord(u));
-  return u;
+  return CreateRecord(txn, env, kLocalUserKind, request, DefaultName::kNone);
 }
 
 Result<LocalUserRecord> UpdateLocalUser(Transaction& txn, const LocalUserRecord& desired) {
-  ASSIGN_OR_RETURN(auto old, LoadLocalUser(txn, desired.id));
-  if (!old) return NotFound("Not found.");
-  LocalUserRecord u = desired;
-  u.guid = old->guid;
-  u.name = old->name;
-  u.tenant_id = old->tenant_id;
-  u.created_us = old->created_us;
-  RETURN_IF_ERROR(CheckLocalUser(txn, u));
-  txn.Put(LocalUserKey(u.id), EncodeRecord(u));
-  return u;
+  return UpdateRecord(txn, kLocalUserKind, desired,
+                      [](const LocalUserRecord& old, LocalUserRecord& u) {
+                        u.name = old.name;  // buckets name their owner
+                        u.tenant_id = old.tenant_id;
+                        return Status::Ok();
+                      });
 }
 
 Status DeleteLocalUser(Transaction& txn, int64_t id) {
-  ASSIGN_OR_RETURN(auto u, LoadLocalUser(txn, id));
-  if (!u) return NotFound("Not found.");
+  ASSIGN_OR_RETURN(auto u, LoadExisting(txn, kLocalUserKind, id));
   ASSIGN_OR_RETURN(auto views, LoadViews(txn));
   for (const ViewRecord& v : views) {
-    if (v.tenant_id == u->tenant_id && v.bucket_owner == u->name) {
+    if (v.tenant_id == u.tenant_id && v.bucket_owner == u.name) {
       return FailedPrecondition(
           fmt::format("User {} owns the bucket {}; delete the bucket or "
                       "give it another owner first.",
-                      u->name, v.bucket));
+                      u.name, v.bucket));
     }
   }
   ASSIGN_OR_RETURN(auto keys, LoadAccessKeysOf(txn, id));
@@ -134,20 +116,16 @@ Status DeleteLocalUser(Transaction& txn, int64_t id) {
 }
 
 Result<AccessKeyRecord> CreateAccessKey(Transaction& txn, env::Env* env, int64_t user_id) {
-  ASSIGN_OR_RETURN(auto user, LoadLocalUser(txn, user_id));
-  if (!user) return NotFound("Not found.");
+  ASSIGN_OR_RETURN(auto user, LoadExisting(txn, kLocalUserKind, user_id));
   ASSIGN_OR_RETURN(auto all, LoadAccessKeys(txn));
   size_t mine = std::count_if(all.begin(), all.end(),
                               [&](const AccessKeyRecord& k) { return k.user_id == user_id; });
   if (mine >= kAccessKeysPerUserMax) {
     return FieldError(
         Code::kResourceExhausted, "non_field_errors",
-        fmt::format("User {} already has {} access keys, the most it may have.", user->name, mine));
+        fmt::format("User {} already has {} access keys, the most it may have.", user.name, mine));
   }
-  if (all.size() >= kAccessKeysMax) {
-    return FieldError(Code::kResourceExhausted, "non_field_errors",
-                      fmt::format("A cluster holds at most {} access keys.", kAccessKeysMax));
-  }
+  RETURN_IF_ERROR(CheckRoom(0, all.size(), kAccessKeysMax, "access keys"));
   AccessKeyRecord k;
   for (int attempt = 0;; ++attempt) {
     k.access_key = RandomChars(env, 20, kAccessKeyAlphabet);
@@ -157,7 +135,7 @@ Result<AccessKeyRecord> CreateAccessKey(Transaction& txn, env::Env* env, int64_t
   }
   k.secret_key = RandomChars(env, 40, kSecretAlphabet);
   k.user_id = user_id;
-  k.tenant_id = user->tenant_id;
+  k.tenant_id = user.tenant_id;
   k.enabled = true;
   k.created_us = env->NowMicros();
   txn.Put(AccessKeyKey(k.access_key), EncodeRecord(k));
@@ -194,10 +172,7 @@ Status CheckVipPool(Transaction& txn, const VipPoolRecord& p) {
   }
   if (p.cnode_ids.size() > kHostListMax) return Invalid("cnode_ids", "Too many CNodes.");
   ASSIGN_OR_RETURN(auto all, LoadVipPools(txn));
-  if (p.id == 0 && all.size() >= kVipPoolsMax) {
-    return FieldError(Code::kResourceExhausted, "non_field_errors",
-                      fmt::format("A cluster holds at most {} VIP pools.", kVipPoolsMax));
-  }
+  RETURN_IF_ERROR(CheckRoom(p.id, all.size(), kVipPoolsMax, "VIP pools"));
   std::vector<VipPoolRecord> others;
   for (VipPoolRecord& other : all) {
     if (other.id == p.id) continue;
@@ -207,39 +182,24 @@ Status CheckVipPool(Transaction& txn, const VipPoolRecord& p) {
   return ValidateVipRanges(p.ip_ranges, others).status();
 }
 
+void PutVipPool(Transaction& txn, const VipPoolRecord& p) {
+  txn.Put(VipPoolKey(p.id), EncodeRecord(p));
+}
+
+constexpr RecordKind<VipPoolRecord> kVipPoolKind{"vippool", LoadVipPool, CheckVipPool, PutVipPool};
+
 }  // namespace
 
 Result<VipPoolRecord> CreateVipPool(Transaction& txn, env::Env* env, const VipPoolRecord& request) {
-  VipPoolRecord p = request;
-  p.id = 0;
-  bool default_name = p.name.empty();
-  if (default_name) p.name = "vippool";  // checked before the id exists
-  RETURN_IF_ERROR(CheckVipPool(txn, p));
-  ASSIGN_OR_RETURN(p.id, AllocateId(txn, "vippool"));
-  if (default_name) {
-    p.name = fmt::format("vippool-{}", p.id);
-    RETURN_IF_ERROR(CheckVipPool(txn, p));
-  }
-  p.guid = env::RandomHex(env, 16);
-  p.created_us = env->NowMicros();
-  txn.Put(VipPoolKey(p.id), EncodeRecord(p));
-  return p;
+  return CreateRecord(txn, env, kVipPoolKind, request, DefaultName::kCounterDashId);
 }
 
 Result<VipPoolRecord> UpdateVipPool(Transaction& txn, const VipPoolRecord& desired) {
-  ASSIGN_OR_RETURN(auto old, LoadVipPool(txn, desired.id));
-  if (!old) return NotFound("Not found.");
-  VipPoolRecord p = desired;
-  p.guid = old->guid;
-  p.created_us = old->created_us;
-  RETURN_IF_ERROR(CheckVipPool(txn, p));
-  txn.Put(VipPoolKey(p.id), EncodeRecord(p));
-  return p;
+  return UpdateRecord(txn, kVipPoolKind, desired);
 }
 
 Status DeleteVipPool(Transaction& txn, int64_t id) {
-  ASSIGN_OR_RETURN(auto p, LoadVipPool(txn, id));
-  if (!p) return NotFound("Not found.");
+  RETURN_IF_ERROR(LoadExisting(txn, kVipPoolKind, id).status());
   txn.Delete(VipPoolKey(id));
   return Status::Ok();
 }

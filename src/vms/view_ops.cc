@@ -6,22 +6,13 @@
 #include <set>
 
 #include "vms/protocol_ops.h"
+#include "vms/record_writes.h"
 
 namespace dase::vms {
 
 using meta::Transaction;
 
 namespace {
-
-Status Invalid(std::string_view field, std::string_view text) {
-  return FieldError(Code::kInvalidArgument, field, text);
-}
-Status Duplicate(std::string_view field, std::string_view text) {
-  return FieldError(Code::kAlreadyExists, field, text);
-}
-std::string NoSuchObject(int64_t id) {
-  return fmt::format("Invalid pk \"{}\" - object does not exist.", id);
-}
 
 // The protocols dase serves on a view; VAST's others are refused by name.
 constexpr std::string_view kServedProtocols[] = {"NFS", "S3"};
@@ -76,10 +67,7 @@ Status CheckView(Transaction& txn, const ViewRecord& v) {
     }
   }
   ASSIGN_OR_RETURN(auto views, LoadViews(txn));
-  if (v.id == 0 && views.size() >= kViewsMax) {
-    return FieldError(Code::kResourceExhausted, "non_field_errors",
-                      fmt::format("A cluster holds at most {} views.", kViewsMax));
-  }
+  RETURN_IF_ERROR(CheckRoom(v.id, views.size(), kViewsMax, "views"));
   for (const ViewRecord& other : views) {
     if (other.id == v.id) continue;
     if (other.tenant_id == v.tenant_id && other.path == v.path) {
@@ -103,6 +91,8 @@ void PutView(Transaction& txn, const ViewRecord& v) {
   txn.Put(ViewKey(v.id), EncodeRecord(v));
   if (!v.bucket.empty()) txn.Put(BucketKey(v.bucket), std::to_string(v.id));
 }
+
+constexpr RecordKind<ViewRecord> kViewKind{"view", LoadView, CheckView, PutView};
 
 }  // namespace
 
@@ -175,18 +165,8 @@ Result<ViewRecord> CreateView(Transaction& txn, env::Env* env, const ViewRequest
   v.bucket_owner = request.bucket_owner;
   v.s3_versioning = request.s3_versioning;
   v.allow_s3_anonymous_access = request.allow_s3_anonymous_access;
-  v.name = request.name.empty() ? "view" : request.name;  // checked before the id exists
-  v.id = 0;
-  RETURN_IF_ERROR(CheckView(txn, v));
-  ASSIGN_OR_RETURN(v.id, AllocateId(txn, "view"));
-  if (request.name.empty()) {
-    v.name = fmt::format("view-{}", v.id);
-    RETURN_IF_ERROR(CheckView(txn, v));  // the default name may be taken
-  }
-  v.guid = env::RandomHex(env, 16);
-  v.created_us = env->NowMicros();
-  PutView(txn, v);
-  return v;
+  v.name = request.name;
+  return CreateRecord(txn, env, kViewKind, std::move(v), DefaultName::kCounterDashId);
 }
 
 Result<ViewRecord> CreateView(meta::Store* store, env::Env* env, const ViewRequest& request) {
@@ -195,23 +175,22 @@ Result<ViewRecord> CreateView(meta::Store* store, env::Env* env, const ViewReque
 }
 
 Result<ViewRecord> UpdateView(Transaction& txn, const ViewRecord& desired) {
-  ASSIGN_OR_RETURN(auto old, LoadView(txn, desired.id));
-  if (!old) return NotFound("Not found.");
-  ViewRecord v = desired;
-  v.guid = old->guid;
-  v.tenant_id = old->tenant_id;
-  v.created_us = old->created_us;
-  RETURN_IF_ERROR(CheckView(txn, v));
-  if (!old->bucket.empty() && old->bucket != v.bucket) txn.Delete(BucketKey(old->bucket));
-  PutView(txn, v);
+  std::string old_bucket;
+  ASSIGN_OR_RETURN(ViewRecord v,
+                   UpdateRecord(txn, kViewKind, desired, [&](const ViewRecord& old, ViewRecord& v) {
+                     v.tenant_id = old.tenant_id;
+                     old_bucket = old.bucket;
+                     return Status::Ok();
+                   }));
+  // The index entry of a changed or removed bucket (a different key from the view's new one).
+  if (!old_bucket.empty() && old_bucket != v.bucket) txn.Delete(BucketKey(old_bucket));
   return v;
 }
 
 Status DeleteView(Transaction& txn, int64_t id) {
-  ASSIGN_OR_RETURN(auto v, LoadView(txn, id));
-  if (!v) return NotFound("Not found.");
+  ASSIGN_OR_RETURN(auto v, LoadExisting(txn, kViewKind, id));
   txn.Delete(ViewKey(id));
-  if (!v->bucket.empty()) txn.Delete(BucketKey(v->bucket));
+  if (!v.bucket.empty()) txn.Delete(BucketKey(v.bucket));
   return Status::Ok();
 }
 
@@ -248,10 +227,7 @@ Status CheckViewPolicy(Transaction& txn, const ViewPolicyRecord& p) {
   ASSIGN_OR_RETURN(auto tenant, LoadTenant(txn, p.tenant_id));
   if (!tenant) return Invalid("tenant_id", NoSuchObject(p.tenant_id));
   ASSIGN_OR_RETURN(auto all, LoadViewPolicies(txn));
-  if (p.id == 0 && all.size() >= kViewPoliciesMax) {
-    return FieldError(Code::kResourceExhausted, "non_field_errors",
-                      fmt::format("A cluster holds at most {} view policies.", kViewPoliciesMax));
-  }
+  RETURN_IF_ERROR(CheckRoom(p.id, all.size(), kViewPoliciesMax, "view policies"));
   for (const ViewPolicyRecord& other : all) {
     if (other.id != p.id && other.tenant_id == p.tenant_id && other.name == p.name) {
       return Duplicate("name", "A view policy with this name already exists.");
@@ -260,45 +236,40 @@ Status CheckViewPolicy(Transaction& txn, const ViewPolicyRecord& p) {
   return Status::Ok();
 }
 
+void PutViewPolicy(Transaction& txn, const ViewPolicyRecord& p) {
+  txn.Put(ViewPolicyKey(p.id), EncodeRecord(p));
+}
+
+constexpr RecordKind<ViewPolicyRecord> kViewPolicyKind{"viewpolicy", LoadViewPolicy,
+                                                       CheckViewPolicy, PutViewPolicy};
+
 }  // namespace
 
 Result<ViewPolicyRecord> CreateViewPolicy(Transaction& txn, env::Env* env,
                                           const ViewPolicyRecord& request) {
-  ViewPolicyRecord p = request;
-  p.id = 0;
-  RETURN_IF_ERROR(CheckViewPolicy(txn, p));
-  ASSIGN_OR_RETURN(p.id, AllocateId(txn, "viewpolicy"));
-  p.guid = env::RandomHex(env, 16);
-  p.created_us = env->NowMicros();
-  txn.Put(ViewPolicyKey(p.id), EncodeRecord(p));
-  return p;
+  return CreateRecord(txn, env, kViewPolicyKind, request, DefaultName::kNone);
 }
 
 Result<ViewPolicyRecord> UpdateViewPolicy(Transaction& txn, const ViewPolicyRecord& desired) {
-  ASSIGN_OR_RETURN(auto old, LoadViewPolicy(txn, desired.id));
-  if (!old) return NotFound("Not found.");
-  ViewPolicyRecord p = desired;
-  p.guid = old->guid;
-  p.created_us = old->created_us;
-  if (p.tenant_id != old->tenant_id) {
-    ASSIGN_OR_RETURN(auto views, LoadViews(txn));
-    for (const ViewRecord& v : views) {
-      if (v.policy_id == p.id) {
-        return Invalid("tenant_id", "Views use this policy: its tenant cannot change.");
-      }
-    }
-  }
-  RETURN_IF_ERROR(CheckViewPolicy(txn, p));
-  txn.Put(ViewPolicyKey(p.id), EncodeRecord(p));
-  return p;
+  return UpdateRecord(
+      txn, kViewPolicyKind, desired,
+      [&](const ViewPolicyRecord& old, ViewPolicyRecord& p) -> Status {
+        if (p.tenant_id == old.tenant_id) return Status::Ok();
+        ASSIGN_OR_RETURN(auto views, LoadViews(txn));
+        for (const ViewRecord& v : views) {
+          if (v.policy_id == p.id) {
+            return Invalid("tenant_id", "Views use this policy: its tenant cannot change.");
+          }
+        }
+        return Status::Ok();
+      });
 }
 
 Status DeleteViewPolicy(Transaction& txn, int64_t id) {
-  ASSIGN_OR_RETURN(auto p, LoadViewPolicy(txn, id));
-  if (!p) return NotFound("Not found.");
+  ASSIGN_OR_RETURN(auto p, LoadExisting(txn, kViewPolicyKind, id));
   if (id == kDefaultPolicyId || id == kS3DefaultPolicyId) {
     return FailedPrecondition(
-        fmt::format("The view policy {} is a default and cannot be deleted.", p->name));
+        fmt::format("The view policy {} is a default and cannot be deleted.", p.name));
   }
   ASSIGN_OR_RETURN(auto views, LoadViews(txn));
   std::vector<std::string> users;
@@ -310,7 +281,7 @@ Status DeleteViewPolicy(Transaction& txn, int64_t id) {
     return FailedPrecondition(
         fmt::format("The view policy {} is used by views ({}); delete them "
                     "or move them to another policy first.",
-                    p->name, fmt::join(users, ", ")));
+                    p.name, fmt::join(users, ", ")));
   }
   txn.Delete(ViewPolicyKey(id));
   return Status::Ok();
@@ -320,47 +291,39 @@ Status DeleteViewPolicy(Transaction& txn, int64_t id) {
 
 namespace {
 
-Status CheckTenantName(Transaction& txn, int64_t id, std::string_view name) {
-  RETURN_IF_ERROR(ValidateName("name", name));
+Status CheckTenant(Transaction& txn, const TenantRecord& t) {
+  RETURN_IF_ERROR(ValidateName("name", t.name));
   ASSIGN_OR_RETURN(auto all, LoadTenants(txn));
-  if (id == 0 && all.size() >= kTenantsMax) {
-    return FieldError(Code::kResourceExhausted, "non_field_errors",
-                      fmt::format("A cluster holds at most {} tenants.", kTenantsMax));
-  }
-  for (const TenantRecord& t : all) {
-    if (t.id != id && t.name == name) {
+  RETURN_IF_ERROR(CheckRoom(t.id, all.size(), kTenantsMax, "tenants"));
+  for (const TenantRecord& other : all) {
+    if (other.id != t.id && other.name == t.name) {
       return Duplicate("name", "A tenant with this name already exists.");
     }
   }
   return Status::Ok();
 }
 
+void PutTenant(Transaction& txn, const TenantRecord& t) {
+  txn.Put(TenantKey(t.id), EncodeRecord(t));
+}
+
+constexpr RecordKind<TenantRecord> kTenantKind{"tenant", LoadTenant, CheckTenant, PutTenant};
+
 }  // namespace
 
 Result<TenantRecord> CreateTenant(Transaction& txn, env::Env* env, std::string_view name) {
-  RETURN_IF_ERROR(CheckTenantName(txn, 0, name));
   TenantRecord t;
-  ASSIGN_OR_RETURN(t.id, AllocateId(txn, "tenant"));
-  t.guid = env::RandomHex(env, 16);
   t.name = std::string(name);
-  t.created_us = env->NowMicros();
-  txn.Put(TenantKey(t.id), EncodeRecord(t));
-  return t;
+  return CreateRecord(txn, env, kTenantKind, std::move(t), DefaultName::kNone);
 }
 
+// Only the name of a tenant changes.
 Result<TenantRecord> UpdateTenant(Transaction& txn, const TenantRecord& desired) {
-  ASSIGN_OR_RETURN(auto old, LoadTenant(txn, desired.id));
-  if (!old) return NotFound("Not found.");
-  RETURN_IF_ERROR(CheckTenantName(txn, desired.id, desired.name));
-  TenantRecord t = *old;
-  t.name = desired.name;
-  txn.Put(TenantKey(t.id), EncodeRecord(t));
-  return t;
+  return UpdateRecord(txn, kTenantKind, desired);
 }
 
 Status DeleteTenant(Transaction& txn, int64_t id) {
-  ASSIGN_OR_RETURN(auto t, LoadTenant(txn, id));
-  if (!t) return NotFound("Not found.");
+  ASSIGN_OR_RETURN(auto t, LoadExisting(txn, kTenantKind, id));
   if (id == kDefaultTenantId) {
     return FailedPrecondition("The default tenant cannot be deleted.");
   }
@@ -375,7 +338,7 @@ Status DeleteTenant(Transaction& txn, int64_t id) {
     return FailedPrecondition(
         fmt::format("The tenant {} still has views, view policies or "
                     "users.",
-                    t->name));
+                    t.name));
   }
   txn.Delete(TenantKey(id));
   return Status::Ok();
