@@ -129,7 +129,7 @@ awaitable<http::Response> S3Service::UploadPart(S3Request& r, const Bucket& b, b
     std::string range = r.Header("x-amz-copy-source-range");  // named locals: common/asio.h
     auto read = co_await ReadCopySource(r, &error, range);
     if (!read.ok()) co_return error ? Error(r, *error) : ErrorFrom(r, read.status(), "NoSuchKey");
-    data = std::move(read).value();
+    data = std::move(read->data);
   } else {
     data = std::move(r.body);
   }

@@ -181,7 +181,7 @@ awaitable<http::Response> S3Service::PutObject(S3Request& r, const Bucket& b) {
   co_return reply;
 }
 
-awaitable<Result<std::string>> S3Service::ReadCopySource(S3Request& r,
+awaitable<Result<estore::ReadResult>> S3Service::ReadCopySource(S3Request& r,
                                                          std::optional<S3Error>* error,
                                                          std::string_view range_header) {
   std::string source = r.Header("x-amz-copy-source");
@@ -230,9 +230,11 @@ awaitable<Result<std::string>> S3Service::ReadCopySource(S3Request& r,
     *error = S3Error{400, "InvalidRequest", "The specified copy source is larger than the maximum allowable size for a copy source: 268435456"};
     co_return InvalidArgument("too large");
   }
-  if (inode->type == FileType::kDirectory) co_return std::string();
-  CO_ASSIGN_OR_RETURN(estore::ReadResult read, co_await objects_->Read(inode->ino, first, length));
-  co_return std::move(read.data);
+  if (inode->type == FileType::kDirectory) {
+    CO_ASSIGN_OR_RETURN(estore::Namespace::ReadView view, objects_->Stat(inode->ino));
+    co_return estore::ReadResult{view.inode, std::move(view.attrs), std::string()};
+  }
+  co_return co_await objects_->Read(inode->ino, first, length);
 }
 
 awaitable<http::Response> S3Service::CopyObject(S3Request& r, const Bucket& b) {
@@ -248,32 +250,21 @@ awaitable<http::Response> S3Service::CopyObject(S3Request& r, const Bucket& b) {
                         "redirect location or encryption attributes."});
   }
   std::optional<S3Error> error;
-  auto data = co_await ReadCopySource(r, &error, "");
-  if (!data.ok()) co_return error ? Error(r, *error) : ErrorFrom(r, data.status(), "NoSuchKey");
+  auto read = co_await ReadCopySource(r, &error, "");
+  if (!read.ok()) co_return error ? Error(r, *error) : ErrorFrom(r, read.status(), "NoSuchKey");
   // The metadata: copied from the source unless the request replaces it.
   ObjectAttrs attrs;
   if (r.Header("x-amz-metadata-directive") == "REPLACE") {
     auto headers = StoredHeadersOf(*r.http);
     if (!headers.ok()) co_return Error(r, {400, "MetadataTooLarge", std::string(headers.status().message())});
     attrs.headers = std::move(headers).value();
-  } else {
-    std::string_view path = source_path;
-    size_t slash = path.find('/');
-    auto bucket = catalog_.FindBucket(path.substr(0, slash));
-    if (bucket.ok() && *bucket) {
-      auto inode = ResolveObject(**bucket, path.substr(slash + 1));
-      if (inode.ok()) {
-        auto raw = ns_->GetObjectAttrs(inode->ino);
-        if (raw.ok() && *raw) {
-          auto old = DecodeObjectAttrs(**raw);
-          if (old.ok()) attrs.headers = old->headers;
-        }
-      }
-    }
+  } else if (read->attrs) {
+    auto old = DecodeObjectAttrs(*read->attrs);
+    if (old.ok()) attrs.headers = std::move(old->headers);
   }
-  attrs.etag = HexEncode(Md5(*data));
+  std::string body = std::move(read->data);  // a named local: see common/asio.h
+  attrs.etag = HexEncode(Md5(body));
   attrs.marker = r.key.ends_with('/');
-  std::string body = std::move(data).value();  // a named local: see common/asio.h
   auto written = co_await StoreObject(b, r.key, std::move(body), attrs);
   if (!written.ok()) co_return KeyWriteError(r, written.status());
   xml::XmlWriter w;

@@ -145,8 +145,9 @@ class S3Service {
   Result<uint64_t> UploadsDir(const Bucket& b, bool create);
   Result<std::pair<estore::Inode, UploadRecord>> FindUpload(const Bucket& b,
                                                             std::string_view upload_id);
-  // Reads the object a copy request names (x-amz-copy-source, optional range).
-  awaitable<Result<std::string>> ReadCopySource(S3Request& r, std::optional<S3Error>* error,
+  // Reads the object a copy request names (x-amz-copy-source, optional range): the bytes and
+  // the source's stored attributes, from one snapshot.
+  awaitable<Result<estore::ReadResult>> ReadCopySource(S3Request& r, std::optional<S3Error>* error,
                                                 std::string_view range_header);
 
   env::Env* env_;
