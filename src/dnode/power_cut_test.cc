@@ -28,7 +28,11 @@ struct Written {
 
 class PowerCutTest : public testutil::DnodeTest {
  protected:
-  PowerCutTest() : fault_env_(seed_) { service_env_ = &fault_env_; }
+  PowerCutTest() : fault_env_(seed_) {
+    service_env_ = &fault_env_;
+    // The drive format does not need powersafe overwrite: test it on the harsher disk.
+    fault_env_.SetPowersafeOverwrite(false);
+  }
   // The service's files must not outlive fault_env_, which goes before the base's members.
   ~PowerCutTest() override { StopDnode(); }
 

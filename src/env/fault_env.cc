@@ -159,13 +159,17 @@ class FaultEnv::Cut {
     WriteBytes(data, change.offset, std::string_view(change.data).substr(0, keep));
   }
 
-  // The file grows as the write said, but every sector it touched holds noise.
+  // The file grows as the write said, but the bytes it covered hold noise; without powersafe
+  // overwrite, so does the rest of every sector it touched.
   void Garble(const Pending& change, ChangeOutcome& outcome, std::string& data) {
     uint64_t end = change.offset + change.data.size();
     if (data.size() < end) data.resize(end, '\0');
-    uint64_t begin = change.offset - change.offset % kSectorBytes;
-    uint64_t sector_end = (end + kSectorBytes - 1) / kSectorBytes * kSectorBytes;
-    end = std::min<uint64_t>(sector_end, data.size());
+    uint64_t begin = change.offset;
+    if (!env_->powersafe_overwrite_) {
+      begin -= begin % kSectorBytes;
+      uint64_t sector_end = (end + kSectorBytes - 1) / kSectorBytes * kSectorBytes;
+      end = std::min<uint64_t>(sector_end, data.size());
+    }
     for (uint64_t i = begin; i < end; ++i) data[i] = static_cast<char>(rng_());
     outcome.garbled_begin = begin;
     outcome.garbled_end = end;
@@ -222,6 +226,11 @@ void FaultEnv::ClearFaults() {
   armed_.clear();
   space_limit_bytes_ = UINT64_MAX;
   fail_sync_always_ = false;
+}
+
+void FaultEnv::SetPowersafeOverwrite(bool on) {
+  std::lock_guard<std::mutex> lock(mu_);
+  powersafe_overwrite_ = on;
 }
 
 uint64_t FaultEnv::OpCount(FaultOp op) const {

@@ -11,11 +11,15 @@
 //      kDropAll: every unsynced write, truncate and entry change is lost.
 //      kKeepAll: all of them reach the disk (what a process crash, not a power cut, leaves).
 //      kRandom:  each write is kept (40 %), dropped (30 %), torn (15 %: a sector-aligned
-//                prefix, possibly empty, lands) or garbled (15 %: the 512-byte sectors it
-//                touched hold noise, the file grown as the write said); each truncate is kept
+//                prefix, possibly empty, lands) or garbled (15 %: the bytes it covered hold
+//                noise, the file grown as the write said); each truncate is kept
 //                or dropped (50 %); each directory keeps a prefix of its entry changes, in
 //                order, as a journal would. A same-directory rename is one change: both names
 //                never survive together. Decisions come from the seed alone: a cut replays.
+//  - Powersafe overwrite (the default): a write that does not reach the disk whole damages
+//    only the bytes it covered, never its neighbours, as SQLite's unix VFS assumes of disks
+//    with atomic sector writes. SetPowersafeOverwrite(false) models a disk without it: a
+//    garbled write leaves noise in every 512-byte sector it touched, neighbours included.
 //  - fsyncgate: a failed Sync (injected by FailAfter or FailSyncAlways) marks every change then
 //    unsynced in that file as lost. Lost changes stay visible to reads (Linux keeps the pages
 //    in cache) but are dropped at every power cut, whatever the mode, and a later successful
@@ -62,7 +66,7 @@ enum class Fate {
   kKept,
   kDropped,
   kTorn,     // only a sector-aligned prefix (possibly empty) of the write reached the disk
-  kGarbled,  // the write's sectors hold noise
+  kGarbled,  // the write's bytes (without powersafe overwrite: its sectors) hold noise
   kLost,     // a failed Sync doomed it (fsyncgate); dropped in every mode
 };
 inline constexpr int kFateCount = 5;
@@ -116,6 +120,8 @@ class FaultEnv final : public MemEnv {
   void FailSyncAlways(bool fail);
   // Disarms FailAfter faults, the space limit and FailSyncAlways.
   void ClearFaults();
+  // See the header comment; on by default. Applies to the next power cut.
+  void SetPowersafeOverwrite(bool on);
 
   // Operations seen (attempted, failed or not) since construction.
   uint64_t OpCount(FaultOp op) const;
@@ -167,6 +173,7 @@ class FaultEnv final : public MemEnv {
   std::array<uint64_t, kEnvOpCount> op_counts_{};
   uint64_t space_limit_bytes_ = UINT64_MAX;
   bool fail_sync_always_ = false;
+  bool powersafe_overwrite_ = true;
 };
 
 }  // namespace dase::env

@@ -60,7 +60,9 @@ awaitable<Result<WriteResult>> ObjectStore::Commit(uint64_t dir, const std::stri
 
 awaitable<Result<WriteResult>> ObjectStore::Put(uint64_t dir, std::string name, std::string data,
                                                 PutOptions options) {
-  // Data first, durable; then one metadata transaction makes it visible.
+  // Data first, durable; then one metadata transaction makes it visible. Not even the data
+  // when no commit could follow.
+  if (Status health = ns_->store()->WriteHealth(); !health.ok()) co_return health;
   std::vector<Extent> extents;
   std::vector<StripePiece> stripes;
   std::vector<ChunkLocation> buffered;

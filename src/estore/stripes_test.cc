@@ -380,8 +380,11 @@ TEST_F(DriveFaultTest, FailedFsyncAndNoSpaceRefuseWritesAndKeepReads) {
       CO_ASSERT_OK(got_large);
       EXPECT_TRUE(*got_small == small && *got_large == large) << fault.name;
     }
-    // A drive whose fsync failed stays failed until its DNode restarts; then writes work again.
-    for (size_t i = 0; i < dnodes_.size(); ++i) RestartDnode(i);
+    // A drive whose fsync failed stays failed until its DNode restarts, and a metadata store
+    // whose WAL sync failed until it is opened again; then writes work again.
+    EXPECT_EQ(store_->WriteHealth().code(), Code::kIOError);
+    StopAll();
+    OpenAll();
     std::string again = RandomBytes(rng, 7000);
     CO_ASSERT_OK(co_await service_->Put("ok/again", again));
     auto got = co_await service_->Get("ok/again");

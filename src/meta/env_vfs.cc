@@ -220,11 +220,11 @@ int FileControl(sqlite3_file* f, int op, void* arg) {
 
 int SectorSize(sqlite3_file*) { return kSectorBytes; }
 
-// No powersafe overwrite: the Env promises nothing about the rest of a sector that an unsynced
-// write touched (FaultEnv garbles whole sectors, as a torn write on a real disk may). So SQLite
-// pads each synced WAL commit out to a sector boundary, and the next commit's writes never
-// share a sector with committed frames. It costs at most one extra frame per commit.
-int DeviceCharacteristics(sqlite3_file*) { return 0; }
+// Powersafe overwrite: a write that does not complete damages only the bytes it was writing,
+// as SQLite's unix VFS assumes (and FaultEnv models by default). So SQLite neither pads WAL
+// commits to a sector boundary nor fears appending into a sector that holds committed frames,
+// which lets commits run with synchronous=NORMAL and their WAL sync outside the write lock.
+int DeviceCharacteristics(sqlite3_file*) { return SQLITE_IOCAP_POWERSAFE_OVERWRITE; }
 
 // ---- WAL index: delegated, or heap memory shared in this process (kInProcess).
 

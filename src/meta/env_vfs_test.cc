@@ -281,13 +281,42 @@ TEST_F(MemVfsTest, EnvErrorsBecomeStatusCodesAndTheStoreRecovers) {
   s = PutOne(**store, "k", "eio");
   EXPECT_EQ(s.code(), Code::kIOError) << s.ToString();
 
-  env_.FailAfter(env::FaultOp::kSync, 1, Code::kIOError);
-  s = PutOne(**store, "k", "fsync");
-  EXPECT_EQ(s.code(), Code::kIOError) << s.ToString();
-
   env_.ClearFaults();
   ASSERT_OK(PutOne(**store, "k", "after"));
   EXPECT_EQ(*GetOne(**store, "k"), "after");
+}
+
+// A failed WAL sync leaves the commit's outcome unknown, and the store takes no more writes
+// until it is opened again (the disk "recovering" must not turn retries into success); reads
+// carry on.
+TEST_F(MemVfsTest, AFailedWalSyncFailsTheStoreForWritesUntilReopened) {
+  auto store = OpenStore(&env_);
+  ASSERT_OK(store.status());
+  ASSERT_OK(PutOne(**store, "k", "before"));
+  ASSERT_OK((*store)->WriteHealth());
+
+  env_.FailAfter(env::FaultOp::kSync, 1, Code::kIOError);
+  Status s = PutOne(**store, "k", "fsync");
+  EXPECT_EQ(s.code(), Code::kIOError) << s.ToString();
+  EXPECT_NE(s.message().find("outcome unknown"), std::string::npos) << s.ToString();
+  EXPECT_NE(s.message().find("kv.db-wal"), std::string::npos) << s.ToString();
+  env_.ClearFaults();
+  EXPECT_EQ((*store)->WriteHealth().code(), Code::kIOError);
+  s = PutOne(**store, "other", "v");
+  EXPECT_EQ(s.code(), Code::kIOError) << s.ToString();
+  EXPECT_NE(s.message().find("failed after a WAL sync error"), std::string::npos)
+      << s.ToString();
+  auto k = GetOne(**store, "k");  // unknown outcome: either value, never anything else
+  ASSERT_OK(k.status());
+  EXPECT_TRUE(*k == "before" || *k == "fsync") << k->value_or("(absent)");
+  EXPECT_EQ(*GetOne(**store, "other"), std::nullopt);
+
+  store->reset();
+  auto reopened = OpenStore(&env_);
+  ASSERT_OK(reopened.status());
+  ASSERT_OK((*reopened)->WriteHealth());
+  ASSERT_OK(PutOne(**reopened, "k", "after"));
+  EXPECT_EQ(*GetOne(**reopened, "k"), "after");
 }
 
 TEST_F(MemVfsTest, ACommitOnAFullDiskFailsWithNoSpace) {

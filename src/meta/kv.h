@@ -83,6 +83,13 @@ class Store {
 
   virtual Result<std::unique_ptr<Transaction>> Begin() = 0;
 
+  // OK while commits can be made durable. After a failed sync of the store's log the store
+  // takes no more writes (every commit with writes fails with this error) until it is opened
+  // again: what the file holds is unknown, and retrying the sync must not turn that into a
+  // success. Callers about to write data that only a commit would make reachable check it
+  // first, so a failed store does not cost data writes.
+  virtual Status WriteHealth() const { return Status::Ok(); }
+
   // Runs `body` in a fresh transaction and commits it, retrying both while the result is
   // Aborted, at most `max_attempts` times in all. `body` may therefore run several times and
   // must have no effects outside the transaction that a retry would repeat. Returns the first

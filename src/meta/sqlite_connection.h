@@ -90,10 +90,10 @@ class SqliteConnection {
   Status Run(Sql sql) { return Start(sql).Run(); }
   // True between BEGIN and COMMIT/ROLLBACK.
   bool InTransaction() const;
-  // Copies what it can of the WAL into the database file without waiting for anyone (a
-  // PASSIVE checkpoint); once all of it is there, the next commit starts the WAL afresh.
-  // Aborted if another connection is checkpointing.
-  Status Checkpoint();
+  // Makes everything written to the WAL so far durable (fsync through the VFS). A commit is
+  // durable once this returned OK after it: the WAL is appended in commit order, so the sync
+  // also covers every earlier commit, whichever connection or process made it.
+  Status SyncWal();
 
  private:
   explicit SqliteConnection(sqlite3* db) : db_(db) {}

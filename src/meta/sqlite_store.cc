@@ -71,8 +71,9 @@ struct ScannedRange {
 
 class SqliteTransaction final : public Transaction {
  public:
-  SqliteTransaction(ConnectionPool* pool, std::unique_ptr<SqliteConnection> connection)
-      : pool_(pool), connection_(std::move(connection)) {}
+  SqliteTransaction(ConnectionPool* pool, std::unique_ptr<SqliteConnection> connection,
+                    Status* store_failure)
+      : pool_(pool), connection_(std::move(connection)), store_failure_(store_failure) {}
   ~SqliteTransaction() override {
     if (connection_ != nullptr) Finish();
   }
@@ -98,6 +99,7 @@ class SqliteTransaction final : public Transaction {
 
   ConnectionPool* pool_;
   std::unique_ptr<SqliteConnection> connection_;  // null once finished
+  Status* store_failure_;                         // the store's WriteHealth
   // Buffered writes; nullopt is a delete.
   std::map<std::string, std::optional<std::string>, std::less<>> writes_;
   size_t write_bytes_ = 0;
@@ -216,11 +218,23 @@ Status SqliteTransaction::CommitWrites() {
   // Read-only: every read came from one snapshot, a consistent prefix of the commit order, so
   // the transaction is already serializable there.
   if (writes_.empty()) return Status::Ok();
+  RETURN_IF_ERROR(*store_failure_);
   RETURN_IF_ERROR(connection_->Run(Sql::kBeginImmediate));
   Status s = Validate();
   if (s.ok()) s = Apply();
   if (s.ok()) s = connection_->Run(Sql::kCommit);
   // On failure Finish rolls back whatever is still open.
+  if (!s.ok()) return s;
+  // Committed and visible, but not yet durable (synchronous=NORMAL): sync outside the lock.
+  // If the sync fails the commit may or may not survive a power cut (its outcome is unknown)
+  // and so may any other since the last good sync: the store fails for writes.
+  s = connection_->SyncWal();
+  if (!s.ok()) {
+    *store_failure_ = IOError(fmt::format(
+        "metadata store failed after a WAL sync error (reopen it to write again): {}",
+        s.ToString()));
+    return s.WithContext("commit made but its WAL sync failed, outcome unknown");
+  }
   return s;
 }
 
@@ -304,14 +318,7 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(env::Env* env, const std:
   auto pool = std::make_unique<ConnectionPool>(path, std::move(vfs), options);
   // Opening one connection now creates the file and schema and reports a bad file at once.
   ASSIGN_OR_RETURN(std::unique_ptr<SqliteConnection> first, pool->Acquire());
-  // After a crash, recovery may end the WAL mid-sector: the padding that put each commit's end
-  // on a sector boundary was not synced. Appending there would rewrite a sector that holds
-  // committed frames, which a torn write at the next power cut could garble. A checkpoint of
-  // the whole WAL lets the next commit start the WAL afresh instead. Best effort: another
-  // process's checkpoint (Aborted) does the same.
-  Status checkpoint = first->Checkpoint();
   pool->Release(std::move(first));
-  if (!checkpoint.ok() && checkpoint.code() != Code::kAborted) return checkpoint;
   // The VFS syncs the directory of the WAL and journals it creates, not of the database file.
   RETURN_IF_ERROR(env->SyncDir(dir));
   return std::unique_ptr<SqliteStore>(new SqliteStore(std::move(pool)));
@@ -324,7 +331,7 @@ SqliteStore::~SqliteStore() = default;
 Result<std::unique_ptr<Transaction>> SqliteStore::Begin() {
   ASSIGN_OR_RETURN(std::unique_ptr<SqliteConnection> connection, pool_->Acquire());
   return std::unique_ptr<Transaction>(
-      std::make_unique<SqliteTransaction>(pool_.get(), std::move(connection)));
+      std::make_unique<SqliteTransaction>(pool_.get(), std::move(connection), failure_.get()));
 }
 
 }  // namespace dase::meta

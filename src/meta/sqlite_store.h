@@ -1,6 +1,7 @@
 // SqliteStore: the embedded metadata backend, a Store (meta/kv.h) over one SQLite file.
 //
-// SQLite runs in WAL mode with synchronous=FULL and serves as a single KV table; the schema,
+// SQLite runs in WAL mode with synchronous=NORMAL (each write commit then syncs the WAL after
+// releasing the write lock, before it reports success) and serves as a single KV table; the schema,
 // versioning and pragmas are in docs/formats/meta.md. Several processes on one host may open the
 // same file at once (every node process of a loopback cluster does): SQLite's file locks
 // serialize commits, and conflict detection works across processes because it compares row
@@ -56,7 +57,7 @@ struct SqliteOptions {
 class SqliteStore final : public Store {
  public:
   // Opens (creating if missing, along with its parent directories, durably) the database at
-  // `path`, through `env`, and checkpoints what a crash left in the WAL.
+  // `path`, through `env`.
   // FailedPrecondition if the file has a format version this code does not know; Corruption if
   // it is not a SQLite database.
   static Result<std::unique_ptr<SqliteStore>> Open(env::Env* env, const std::string& path,
@@ -65,11 +66,14 @@ class SqliteStore final : public Store {
 
   // ResourceExhausted when options.open_transactions_max transactions are open already.
   Result<std::unique_ptr<Transaction>> Begin() override;
+  Status WriteHealth() const override { return *failure_; }
 
  private:
   explicit SqliteStore(std::unique_ptr<internal::ConnectionPool> pool);
 
   std::unique_ptr<internal::ConnectionPool> pool_;
+  // OK, or why the store takes no more writes (kv.h WriteHealth); set by a transaction.
+  std::unique_ptr<Status> failure_ = std::make_unique<Status>();
 };
 
 }  // namespace dase::meta
