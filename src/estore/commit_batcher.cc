@@ -35,9 +35,31 @@ awaitable<Status> CommitBatcher::Run(std::function<Status(meta::Transaction&)> b
   co_return *pending->result;
 }
 
+CommitBatcher::~CommitBatcher() {
+  // A sync in flight finishes first; its completion then finds the batcher gone.
+  sync_thread_.join();
+}
+
+void CommitBatcher::StartSync() {
+  syncing_ = true;
+  auto batch = std::make_shared<Batch>(std::move(awaiting_sync_));
+  awaiting_sync_.clear();
+  std::weak_ptr<bool> alive = alive_;
+  asio::post(sync_thread_, [this, batch, alive] {
+    Status synced = store_->SyncCommitted();
+    asio::post(io_, [this, batch, alive, synced] {
+      for (auto& p : *batch) p->Complete(synced);
+      if (alive.expired()) return;
+      if (synced.ok()) bodies_committed_ += batch->size();
+      syncing_ = false;
+      if (!awaiting_sync_.empty()) StartSync();
+    });
+  });
+}
+
 void CommitBatcher::Flush() {
   flush_posted_ = false;
-  std::vector<std::shared_ptr<Pending>> batch;
+  Batch batch;
   while (!queue_.empty() && batch.size() < kBatchMax) {
     batch.push_back(std::move(queue_.front()));
     queue_.pop_front();
@@ -69,16 +91,18 @@ void CommitBatcher::Flush() {
       }
     }
     if (dropped) continue;
-    last = conflict ? last : (*txn)->Commit();
+    last = conflict ? last : (*txn)->CommitUnsynced();
     if (last.code() == Code::kAborted) {
       ++attempt;
       continue;
     }
     if (last.ok()) {
       ++commits_;
-      bodies_committed_ += batch.size();
+      awaiting_sync_.insert(awaiting_sync_.end(), batch.begin(), batch.end());
+      if (!syncing_) StartSync();
+    } else {
+      for (auto& p : batch) p->Complete(last);
     }
-    for (auto& p : batch) p->Complete(last);
     batch.clear();
   }
   if (last.ok() && !batch.empty()) last = Aborted("gave up after repeated conflicts");

@@ -319,6 +319,34 @@ TEST_F(MemVfsTest, AFailedWalSyncFailsTheStoreForWritesUntilReopened) {
   EXPECT_EQ(*GetOne(**reopened, "k"), "after");
 }
 
+// CommitUnsynced makes a commit visible at once; SyncCommitted, from any thread, makes every
+// commit before it durable.
+TEST_F(MemVfsTest, UnsyncedCommitsAreDurableOnceSyncCommittedReturns) {
+  auto store = OpenStore(&env_);
+  ASSERT_OK(store.status());
+  auto commit_unsynced = [&](const char* key) {
+    auto txn = (*store)->Begin();
+    ASSERT_OK(txn.status());
+    (*txn)->Put(key, "v");
+    ASSERT_OK((*txn)->CommitUnsynced());
+  };
+  commit_unsynced("first");
+  commit_unsynced("second");
+  Status synced;
+  std::thread syncer([&] { synced = (*store)->SyncCommitted(); });
+  syncer.join();
+  ASSERT_OK(synced);
+  commit_unsynced("unsynced");
+  EXPECT_EQ(*GetOne(**store, "unsynced"), "v");
+  env_.PowerCut(1, env::PowerCutMode::kDropAll);
+  store->reset();  // its files died in the cut
+  auto reopened = OpenStore(&env_);
+  ASSERT_OK(reopened.status());
+  EXPECT_EQ(*GetOne(**reopened, "first"), "v");
+  EXPECT_EQ(*GetOne(**reopened, "second"), "v");
+  EXPECT_EQ(*GetOne(**reopened, "unsynced"), std::nullopt);
+}
+
 TEST_F(MemVfsTest, ACommitOnAFullDiskFailsWithNoSpace) {
   auto store = OpenStore(&env_);
   ASSERT_OK(store.status());

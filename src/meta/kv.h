@@ -75,6 +75,11 @@ class Transaction {
   // The transaction is finished afterwards, whatever the result; using it again is a
   // programmer error.
   virtual Status Commit() = 0;
+
+  // Commit without waiting for durability, for callers that batch syncs: OK means committed
+  // and visible to every reader, but a power cut may take it away until a Store::SyncCommitted
+  // that started after this returned has returned OK. Other results as Commit.
+  virtual Status CommitUnsynced() { return Commit(); }
 };
 
 class Store {
@@ -89,6 +94,11 @@ class Store {
   // success. Callers about to write data that only a commit would make reachable check it
   // first, so a failed store does not cost data writes.
   virtual Status WriteHealth() const { return Status::Ok(); }
+
+  // Makes every commit this store has made so far durable (one sync serves them all). May be
+  // called from any thread, also while the store's own thread runs transactions. An error
+  // leaves those commits' outcomes unknown and fails the store for writes (WriteHealth).
+  virtual Status SyncCommitted() { return Status::Ok(); }
 
   // Runs `body` in a fresh transaction and commits it, retrying both while the result is
   // Aborted, at most `max_attempts` times in all. `body` may therefore run several times and

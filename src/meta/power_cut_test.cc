@@ -86,11 +86,15 @@ Status RunOne(Store& store, std::mt19937_64& rng, History& history) {
   if (txn_record.payload_bytes > 0) {
     txn->Put(IdKey("p/", id), Payload(id, txn_record.payload_bytes));
   }
-  Status s = txn->Commit();
-  if (s.ok()) {
+  // Durable commits, commits made durable by a later SyncCommitted (as CommitBatcher does),
+  // and commits left unsynced (visible, never acknowledged).
+  int how = static_cast<int>(rng() % 3);
+  Status s = how == 0 ? txn->Commit() : txn->CommitUnsynced();
+  if (s.ok() && how == 1) s = store.SyncCommitted();
+  if (s.ok() && how != 2) {
     txn_record.outcome = Outcome::kAcked;
     history.acked_value = value;
-  } else if (s.code() != Code::kAborted && s.code() != Code::kInvalidArgument) {
+  } else if (s.ok() || (s.code() != Code::kAborted && s.code() != Code::kInvalidArgument)) {
     txn_record.outcome = Outcome::kUnknown;
   }
   return s;

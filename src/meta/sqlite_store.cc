@@ -69,11 +69,22 @@ struct ScannedRange {
   std::vector<KeyVersion> rows;
 };
 
+// Syncs the WAL through `connection`; on failure fails the store.
+Status SyncWal(SqliteConnection& connection, SqliteStore::Health& health) {
+  // The WAL is appended in commit order, so this covers every commit made before it. If it
+  // fails, they may or may not survive a power cut (their outcome is unknown), and retrying
+  // must not turn that into a success: the store fails for writes.
+  Status s = connection.SyncWal();
+  if (s.ok()) return s;
+  health.Fail(s);
+  return s.WithContext("commit made but its WAL sync failed, outcome unknown");
+}
+
 class SqliteTransaction final : public Transaction {
  public:
   SqliteTransaction(ConnectionPool* pool, std::unique_ptr<SqliteConnection> connection,
-                    Status* store_failure)
-      : pool_(pool), connection_(std::move(connection)), store_failure_(store_failure) {}
+                    SqliteStore::Health* health)
+      : pool_(pool), connection_(std::move(connection)), health_(health) {}
   ~SqliteTransaction() override {
     if (connection_ != nullptr) Finish();
   }
@@ -84,6 +95,7 @@ class SqliteTransaction final : public Transaction {
   void Put(std::string_view key, std::string_view value) override;
   void Delete(std::string_view key) override;
   Status Commit() override;
+  Status CommitUnsynced() override;
 
  private:
   Status EnsureSnapshot();
@@ -99,7 +111,7 @@ class SqliteTransaction final : public Transaction {
 
   ConnectionPool* pool_;
   std::unique_ptr<SqliteConnection> connection_;  // null once finished
-  Status* store_failure_;                         // the store's WriteHealth
+  SqliteStore::Health* health_;                   // the store's
   // Buffered writes; nullopt is a delete.
   std::map<std::string, std::optional<std::string>, std::less<>> writes_;
   size_t write_bytes_ = 0;
@@ -206,6 +218,16 @@ void SqliteTransaction::Buffer(std::string_view key, std::optional<std::string_v
 
 Status SqliteTransaction::Commit() {
   CHECK(connection_ != nullptr) << "Commit on a finished transaction";
+  bool wrote = !writes_.empty();
+  Status s = CommitWrites();
+  // Committed and visible, but not yet durable (synchronous=NORMAL): sync outside the lock.
+  if (s.ok() && wrote) s = SyncWal(*connection_, *health_);
+  Finish();
+  return s;
+}
+
+Status SqliteTransaction::CommitUnsynced() {
+  CHECK(connection_ != nullptr) << "Commit on a finished transaction";
   Status s = CommitWrites();
   Finish();
   return s;
@@ -218,23 +240,12 @@ Status SqliteTransaction::CommitWrites() {
   // Read-only: every read came from one snapshot, a consistent prefix of the commit order, so
   // the transaction is already serializable there.
   if (writes_.empty()) return Status::Ok();
-  RETURN_IF_ERROR(*store_failure_);
+  RETURN_IF_ERROR(health_->Get());
   RETURN_IF_ERROR(connection_->Run(Sql::kBeginImmediate));
   Status s = Validate();
   if (s.ok()) s = Apply();
   if (s.ok()) s = connection_->Run(Sql::kCommit);
   // On failure Finish rolls back whatever is still open.
-  if (!s.ok()) return s;
-  // Committed and visible, but not yet durable (synchronous=NORMAL): sync outside the lock.
-  // If the sync fails the commit may or may not survive a power cut (its outcome is unknown)
-  // and so may any other since the last good sync: the store fails for writes.
-  s = connection_->SyncWal();
-  if (!s.ok()) {
-    *store_failure_ = IOError(fmt::format(
-        "metadata store failed after a WAL sync error (reopen it to write again): {}",
-        s.ToString()));
-    return s.WithContext("commit made but its WAL sync failed, outcome unknown");
-  }
   return s;
 }
 
@@ -315,23 +326,46 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(env::Env* env, const std:
   // SQLite's temp files go beside the database, on the same Env.
   ASSIGN_OR_RETURN(std::string vfs,
                    RegisterEnvVfs(env, VfsOptions{.locking = options.locking, .temp_dir = dir}));
-  auto pool = std::make_unique<ConnectionPool>(path, std::move(vfs), options);
+  auto pool = std::make_unique<ConnectionPool>(path, vfs, options);
   // Opening one connection now creates the file and schema and reports a bad file at once.
-  ASSIGN_OR_RETURN(std::unique_ptr<SqliteConnection> first, pool->Acquire());
-  pool->Release(std::move(first));
+  // It stays open for SyncCommitted, and its WAL file with it.
+  ASSIGN_OR_RETURN(std::unique_ptr<SqliteConnection> syncer,
+                   SqliteConnection::Open(path, vfs, options.busy_timeout_ms));
   // The VFS syncs the directory of the WAL and journals it creates, not of the database file.
   RETURN_IF_ERROR(env->SyncDir(dir));
-  return std::unique_ptr<SqliteStore>(new SqliteStore(std::move(pool)));
+  return std::unique_ptr<SqliteStore>(new SqliteStore(std::move(pool), std::move(syncer)));
 }
 
-SqliteStore::SqliteStore(std::unique_ptr<ConnectionPool> pool) : pool_(std::move(pool)) {}
+SqliteStore::SqliteStore(std::unique_ptr<ConnectionPool> pool,
+                         std::unique_ptr<SqliteConnection> syncer)
+    : pool_(std::move(pool)), syncer_(std::move(syncer)) {}
+
+Status SqliteStore::Health::Get() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return failure_;
+}
+
+void SqliteStore::Health::Fail(const Status& why) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (failure_.ok()) {
+    failure_ = IOError(fmt::format(
+        "metadata store failed after a WAL sync error (reopen it to write again): {}",
+        why.ToString()));
+  }
+}
+
+Status SqliteStore::SyncCommitted() {
+  RETURN_IF_ERROR(health_->Get());
+  std::lock_guard<std::mutex> lock(syncer_mu_);
+  return SyncWal(*syncer_, *health_);
+}
 
 SqliteStore::~SqliteStore() = default;
 
 Result<std::unique_ptr<Transaction>> SqliteStore::Begin() {
   ASSIGN_OR_RETURN(std::unique_ptr<SqliteConnection> connection, pool_->Acquire());
   return std::unique_ptr<Transaction>(
-      std::make_unique<SqliteTransaction>(pool_.get(), std::move(connection), failure_.get()));
+      std::make_unique<SqliteTransaction>(pool_.get(), std::move(connection), health_.get()));
 }
 
 }  // namespace dase::meta

@@ -17,7 +17,8 @@
 // stops SQLite from checkpointing past it, so the WAL grows meanwhile.
 //
 // Thread-safety: one Store per thread (the Store and its Transactions are used by one thread at
-// a time); many Stores, in this process or others, may open the same file concurrently.
+// a time), except SyncCommitted and WriteHealth, which any thread may call; many Stores, in
+// this process or others, may open the same file concurrently.
 //
 // File I/O. SQLite reads and writes only through the Env given to Open (meta/env_vfs.h), so the
 // fault-injecting Env's power cuts and I/O errors reach the metadata store too. Locks and the
@@ -27,6 +28,7 @@
 #pragma once
 
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include "common/result.h"
@@ -38,6 +40,7 @@ namespace dase::meta {
 
 namespace internal {
 class ConnectionPool;
+class SqliteConnection;
 }  // namespace internal
 
 struct SqliteOptions {
@@ -66,14 +69,30 @@ class SqliteStore final : public Store {
 
   // ResourceExhausted when options.open_transactions_max transactions are open already.
   Result<std::unique_ptr<Transaction>> Begin() override;
-  Status WriteHealth() const override { return *failure_; }
+  Status WriteHealth() const override { return health_->Get(); }
+  Status SyncCommitted() override;
+
+  // OK, or why the store takes no more writes (kv.h WriteHealth). Thread-safe.
+  class Health {
+   public:
+    Status Get() const;
+    // Records the first failure; later ones add nothing.
+    void Fail(const Status& why);
+
+   private:
+    mutable std::mutex mu_;
+    Status failure_;
+  };
 
  private:
-  explicit SqliteStore(std::unique_ptr<internal::ConnectionPool> pool);
+  SqliteStore(std::unique_ptr<internal::ConnectionPool> pool,
+              std::unique_ptr<internal::SqliteConnection> syncer);
 
   std::unique_ptr<internal::ConnectionPool> pool_;
-  // OK, or why the store takes no more writes (kv.h WriteHealth); set by a transaction.
-  std::unique_ptr<Status> failure_ = std::make_unique<Status>();
+  std::unique_ptr<Health> health_ = std::make_unique<Health>();
+  // A connection used only to sync the WAL for SyncCommitted, from any thread, one at a time.
+  std::mutex syncer_mu_;
+  std::unique_ptr<internal::SqliteConnection> syncer_;
 };
 
 }  // namespace dase::meta
