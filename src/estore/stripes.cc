@@ -141,7 +141,10 @@ uint64_t StripeStore::CapacityNow() const {
 Result<StripeRecord> StripeStore::Reserve(const ec::Geometry& g,
                                           const std::vector<std::string>& dnodes) {
   StripeRecord rec;
-  RETURN_IF_ERROR(store_->RunTransaction([&](meta::Transaction& txn) -> Status {
+  // Unsynced: the reservation matters only once a durable commit seals data into the stripe,
+  // and that commit's WAL sync carries this earlier one with it. A reservation lost to a power
+  // cut lost nothing: its slots were never referenced and are taken again.
+  auto reserve = [&](meta::Transaction& txn) -> Status {
     ASSIGN_OR_RETURN(uint64_t number, GetCounter(txn, kNextStripeKey, 1));
     rec = StripeRecord{};
     rec.number = number;
@@ -158,7 +161,8 @@ Result<StripeRecord> StripeStore::Reserve(const ec::Geometry& g,
     PutCounter(txn, kNextStripeKey, number + 1);
     txn.Put(StripeKey(number), EncodeStripeRecord(rec));
     return Status::Ok();
-  }));
+  };
+  RETURN_IF_ERROR(store_->RunTransaction(reserve, 16, meta::CommitMode::kUnsynced));
   return rec;
 }
 

@@ -6,7 +6,8 @@
 
 namespace dase::meta {
 
-Status Store::RunTransaction(std::function<Status(Transaction&)> body, int max_attempts) {
+Status Store::RunTransaction(std::function<Status(Transaction&)> body, int max_attempts,
+                             CommitMode mode) {
   CHECK(max_attempts > 0) << "max_attempts=" << max_attempts;
   Status last;
   for (int attempt = 0; attempt < max_attempts; ++attempt) {
@@ -15,7 +16,7 @@ Status Store::RunTransaction(std::function<Status(Transaction&)> body, int max_a
     // busy_timeout).
     ASSIGN_OR_RETURN(std::unique_ptr<Transaction> txn, Begin());
     last = body(*txn);
-    if (last.ok()) last = txn->Commit();
+    if (last.ok()) last = mode == CommitMode::kDurable ? txn->Commit() : txn->CommitUnsynced();
     if (last.code() != Code::kAborted) return last;
   }
   return last.WithContext("gave up after " + std::to_string(max_attempts) + " attempts");

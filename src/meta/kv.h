@@ -82,6 +82,11 @@ class Transaction {
   virtual Status CommitUnsynced() { return Commit(); }
 };
 
+enum class CommitMode {
+  kDurable,   // Transaction::Commit
+  kUnsynced,  // Transaction::CommitUnsynced
+};
+
 class Store {
  public:
   virtual ~Store() = default;
@@ -105,7 +110,10 @@ class Store {
   // must have no effects outside the transaction that a retry would repeat. Returns the first
   // non-Aborted result (an error from `body` is returned as is, without committing), or the
   // last Aborted once the attempts are used up.
-  Status RunTransaction(std::function<Status(Transaction&)> body, int max_attempts = 16);
+  // With CommitMode::kUnsynced the commit is made by CommitUnsynced: for records that only a
+  // later durable commit makes matter (which then carries them to the disk with it).
+  Status RunTransaction(std::function<Status(Transaction&)> body, int max_attempts = 16,
+                        CommitMode mode = CommitMode::kDurable);
 };
 
 // The smallest key greater than `key` in byte order: `key` followed by a zero byte. The `begin`
