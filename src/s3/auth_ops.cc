@@ -73,17 +73,20 @@ std::optional<S3Error> S3Service::Authenticate(S3Request& r) {
   std::optional<KeyInfo> key;
   Status lookup_error = Status::Ok();
   SecretLookup lookup = [&](std::string_view access_key) -> Result<std::string> {
-    auto found = catalog_.LookupKey(access_key);
+    auto found = catalog_.LookupKeyAndBucket(access_key, r.bucket);
     if (!found.ok()) {
       lookup_error = found.status();
       return found.status();
     }
-    if (!*found) return NotFound("no such access key");
-    key = std::move(*found);
+    if (!found->key) return NotFound("no such access key");
+    key = std::move(found->key);
+    r.bucket_record = std::move(found->bucket);
     return key->secret;
   };
   int64_t now_s = env_->NowMicros() / 1000000;
-  auto verified = VerifyRequest(sig, lookup, now_s);
+  VerifyOptions options;
+  options.signing_keys = &signing_keys_;  // the secret is still read above, every time
+  auto verified = VerifyRequest(sig, lookup, now_s, options);
   if (!verified.ok()) {
     if (!lookup_error.ok()) LOG_WARN("s3: access key lookup failed: {}", lookup_error.ToString());
     return FromAuthError(verified.error());

@@ -1,8 +1,9 @@
 #include "s3/canonical.h"
 
+#include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
+#include <openssl/params.h>
 
 #include <algorithm>
 #include <array>
@@ -134,14 +135,51 @@ bool EqualsIgnoreCaseAscii(std::string_view a, std::string_view b) {
   return true;
 }
 
+namespace {
+
+// HMAC-SHA256 with the MAC and digest fetched once (per thread): HMAC() fetches both again on
+// every call, which costs more than hashing the few hundred bytes a signature covers.
+class HmacSha256Context {
+ public:
+  HmacSha256Context() {
+    EVP_MAC* mac = EVP_MAC_fetch(nullptr, "HMAC", nullptr);
+    CHECK(mac != nullptr) << "OpenSSL has no HMAC";
+    ctx_ = EVP_MAC_CTX_new(mac);
+    EVP_MAC_free(mac);  // the context holds its own reference
+    CHECK(ctx_ != nullptr) << "EVP_MAC_CTX_new failed";
+    char digest[] = "SHA256";
+    OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
+                           OSSL_PARAM_construct_end()};
+    CHECK(EVP_MAC_CTX_set_params(ctx_, params) == 1) << "HMAC-SHA256 setup failed";
+  }
+  ~HmacSha256Context() { EVP_MAC_CTX_free(ctx_); }
+  HmacSha256Context(const HmacSha256Context&) = delete;
+  HmacSha256Context& operator=(const HmacSha256Context&) = delete;
+
+  std::string Sign(std::string_view key, std::string_view data) {
+    // A null key would mean "the previous key again": an empty key is passed as a real pointer.
+    static const unsigned char kNoKeyBytes[1] = {0};
+    const unsigned char* key_bytes =
+        key.empty() ? kNoKeyBytes : reinterpret_cast<const unsigned char*>(key.data());
+    CHECK(EVP_MAC_init(ctx_, key_bytes, key.size(), nullptr) == 1) << "HMAC-SHA256 init failed";
+    CHECK(EVP_MAC_update(ctx_, reinterpret_cast<const unsigned char*>(data.data()), data.size()) ==
+          1)
+        << "HMAC-SHA256 update failed";
+    unsigned char out[EVP_MAX_MD_SIZE];
+    size_t n = 0;
+    CHECK(EVP_MAC_final(ctx_, out, &n, sizeof(out)) == 1 && n == 32) << "HMAC-SHA256 failed";
+    return std::string(reinterpret_cast<const char*>(out), n);
+  }
+
+ private:
+  EVP_MAC_CTX* ctx_ = nullptr;
+};
+
+}  // namespace
+
 std::string HmacSha256(std::string_view key, std::string_view data) {
-  unsigned char out[EVP_MAX_MD_SIZE];
-  unsigned int n = 0;
-  const unsigned char* r =
-      HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
-           reinterpret_cast<const unsigned char*>(data.data()), data.size(), out, &n);
-  CHECK(r != nullptr && n == 32) << "HMAC-SHA256 failed";
-  return std::string(reinterpret_cast<const char*>(out), n);
+  thread_local HmacSha256Context context;
+  return context.Sign(key, data);
 }
 
 std::string DeriveSigningKey(std::string_view secret, std::string_view date,

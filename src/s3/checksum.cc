@@ -176,6 +176,29 @@ std::optional<ChecksumAlgorithm> ChecksumAlgorithmOfHeader(std::string_view name
   return *a;
 }
 
+namespace {
+
+// The digests, fetched once and kept for the process's life: OpenSSL 3 fetches a legacy
+// EVP_sha256() again on every init, which costs more than hashing a request's few hundred bytes.
+const EVP_MD* FetchedDigest(const char* name, const EVP_MD* legacy) {
+  EVP_MD* md = EVP_MD_fetch(nullptr, name, nullptr);
+  return md != nullptr ? md : legacy;
+}
+const EVP_MD* Sha1Digest() {
+  static const EVP_MD* const md = FetchedDigest("SHA1", EVP_sha1());
+  return md;
+}
+const EVP_MD* Sha256Digest() {
+  static const EVP_MD* const md = FetchedDigest("SHA256", EVP_sha256());
+  return md;
+}
+const EVP_MD* Md5Digest() {
+  static const EVP_MD* const md = FetchedDigest("MD5", EVP_md5());
+  return md;
+}
+
+}  // namespace
+
 struct Checksummer::Evp {
   explicit Evp(const EVP_MD* md) : ctx(EVP_MD_CTX_new()) {
     CHECK(ctx != nullptr) << "EVP_MD_CTX_new failed";
@@ -206,9 +229,9 @@ Checksummer::Checksummer(Kind kind) : kind_(kind) {
     case Kind::kCrc32: crc_ = 0; break;
     case Kind::kCrc32c: crc_ = 0xffffffffu; break;
     case Kind::kCrc64Nvme: crc_ = ~uint64_t{0}; break;
-    case Kind::kSha1: evp_ = std::make_unique<Evp>(EVP_sha1()); break;
-    case Kind::kSha256: evp_ = std::make_unique<Evp>(EVP_sha256()); break;
-    case Kind::kMd5: evp_ = std::make_unique<Evp>(EVP_md5()); break;
+    case Kind::kSha1: evp_ = std::make_unique<Evp>(Sha1Digest()); break;
+    case Kind::kSha256: evp_ = std::make_unique<Evp>(Sha256Digest()); break;
+    case Kind::kMd5: evp_ = std::make_unique<Evp>(Md5Digest()); break;
   }
 }
 

@@ -138,7 +138,9 @@ awaitable<http::Response> S3Service::Dispatch(S3Request& r) {
                         "The specified method is not allowed against this resource."});
   }
   if (r.key.empty() && method == verb::put) co_return CreateBucket(r);
-  auto found = catalog_.FindBucket(r.bucket);
+  // Authenticate read the bucket with the access key (one transaction for both).
+  Result<std::optional<Bucket>> found =
+      r.bucket_record ? std::move(*r.bucket_record) : catalog_.FindBucket(r.bucket);
   if (!found.ok()) co_return ErrorFrom(r, found.status(), "NoSuchBucket");
   if (!*found) {
     co_return Error(r, {404, "NoSuchBucket", "The specified bucket does not exist"});

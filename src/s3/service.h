@@ -32,6 +32,7 @@
 #include "meta/kv.h"
 #include "s3/catalog.h"
 #include "s3/object_attrs.h"
+#include "s3/signing_key_cache.h"
 
 namespace dase::s3 {
 
@@ -77,6 +78,8 @@ struct S3Request {
   std::string resource;                      // "/bucket/key" for error bodies
   std::string request_id;
   Identity identity;
+  // FindBucket's answer for `bucket` when Authenticate read it with the access key.
+  std::optional<Result<std::optional<Bucket>>> bucket_record;
   std::string body;  // the payload, decoded and verified
   // A checksum the client sent (header or trailer) and was verified: algorithm and base64.
   std::string checksum_algorithm;
@@ -156,6 +159,7 @@ class S3Service {
   meta::Store* store_;
   S3Options options_;
   Catalog catalog_;
+  SigningKeyCache signing_keys_;
   uint64_t request_counter_ = 0;
 };
 

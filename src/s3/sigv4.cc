@@ -171,7 +171,8 @@ struct Claim {
 };
 
 AuthResult<VerifiedRequest> CheckSignature(const SigV4Request& request, const Claim& claim,
-                                           const SecretLookup& secret_for) {
+                                           const SecretLookup& secret_for,
+                                           const VerifyOptions& options) {
   const AuthMethod m = claim.method;
   if (!Contains(claim.signed_headers, "host")) {
     return Fail(AuthErrorKind::kAccessDenied, m, "the host header must be signed");
@@ -198,10 +199,13 @@ AuthResult<VerifiedRequest> CheckSignature(const SigV4Request& request, const Cl
   if (claim.payload_mode == PayloadMode::kSha256) {
     out.payload_sha256 = ToLowerAscii(claim.payload_hash);
   }
+  const CredentialScope& c = claim.credential;
   out.signing.signing_key =
-      DeriveSigningKey(*secret, claim.credential.date, claim.credential.region, kService);
+      options.signing_keys != nullptr
+          ? options.signing_keys->KeyFor(c.access_key_id, *secret, c.date, c.region, kService)
+          : DeriveSigningKey(*secret, c.date, c.region, kService);
   out.signing.timestamp = claim.timestamp;
-  out.signing.scope = CredentialScopeString(claim.credential.date, claim.credential.region);
+  out.signing.scope = CredentialScopeString(c.date, c.region);
 
   const std::string signed_line = JoinSignedHeaders(claim.signed_headers);
   CanonicalRequestParts parts{request.method, request.path, claim.canonical_query,
@@ -349,7 +353,7 @@ AuthResult<VerifiedRequest> VerifyHeaderAuth(const SigV4Request& request,
     if (!all_signed.ok()) return all_signed.error();
   }
   claim->canonical_query = CanonicalQuery(params, SignatureParam::kKeep);
-  return CheckSignature(request, *claim, secret_for);
+  return CheckSignature(request, *claim, secret_for, options);
 }
 
 AuthResult<VerifiedRequest> VerifyPresigned(const SigV4Request& request,
@@ -428,7 +432,7 @@ AuthResult<VerifiedRequest> VerifyPresigned(const SigV4Request& request,
   }
   claim.payload_mode = *mode;
   claim.canonical_query = CanonicalQuery(params, SignatureParam::kDrop);
-  return CheckSignature(request, claim, secret_for);
+  return CheckSignature(request, claim, secret_for, options);
 }
 
 // Headers a signer covers: the request's own (minus unsignable ones) and `extra`, by lowercase

@@ -22,8 +22,9 @@
 // verifier bounds what it parses (kAuthorizationBytesMax, kSignedHeadersMax,
 // kQueryParamsMax) and compares signatures in constant time.
 //
-// Thread-safety: free functions without shared state; safe from any thread. The secret lookup
-// callback is called on the caller's thread, at most once per VerifyRequest.
+// Thread-safety: free functions without shared state; safe from any thread, except that a
+// SigningKeyCache given in VerifyOptions is the caller's to keep to one thread. The secret
+// lookup callback is called on the caller's thread, at most once per VerifyRequest.
 #pragma once
 
 #include <cstdint>
@@ -36,6 +37,7 @@
 #include "common/result.h"
 #include "s3/canonical.h"
 #include "s3/outcome.h"
+#include "s3/signing_key_cache.h"
 
 namespace dase::s3 {
 
@@ -139,6 +141,8 @@ enum class UnsignedAmzHeaders { kReject, kAllow };
 struct VerifyOptions {
   int64_t clock_skew_max_s = kClockSkewMaxS;
   UnsignedAmzHeaders unsigned_amz_headers = UnsignedAmzHeaders::kReject;
+  // Signing keys derived before, if given (the secret is still looked up every time).
+  SigningKeyCache* signing_keys = nullptr;
 };
 
 // Authenticates `request` at server time `now_s` (from the Env clock). The body is not read:

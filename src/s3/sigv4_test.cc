@@ -2,12 +2,14 @@
 
 #include <gtest/gtest.h>
 
+#include <optional>
 #include <random>
 #include <string>
 #include <vector>
 
 #include "common/testing.h"
 #include "s3/checksum.h"
+#include "s3/signing_key_cache.h"
 
 namespace dase::s3 {
 namespace {
@@ -628,9 +630,107 @@ TEST(CanonicalTest, SigningKeyAndHmac) {
   // RFC 4231 test case 2.
   EXPECT_EQ(HexEncode(HmacSha256("Jefe", "what do ya want for nothing?")),
             "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+  // RFC 4231 test case 6 (a key longer than the block), then case 2 again: each call uses its
+  // own key, whatever came before.
+  EXPECT_EQ(HexEncode(HmacSha256(std::string(131, '\xaa'),
+                                 "Test Using Larger Than Block-Size Key - Hash Key First")),
+            "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54");
+  EXPECT_EQ(HexEncode(HmacSha256("Jefe", "what do ya want for nothing?")),
+            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+  // The empty key is a key (not "the previous one").
+  EXPECT_EQ(HexEncode(HmacSha256("", "")),
+            "b613679a0814d9ec772f95d778c35fc5ff1697c493715653c6c712144292c5ad");
   EXPECT_TRUE(ConstantTimeEquals("abc", "abc"));
   EXPECT_FALSE(ConstantTimeEquals("abc", "abd"));
   EXPECT_FALSE(ConstantTimeEquals("abc", "ab"));
+}
+
+TEST(SigningKeyCacheTest, HitIsTheFreshDerivation) {
+  SigningKeyCache cache(8);
+  const std::string fresh = DeriveSigningKey(kSecret, "20130524", "us-east-1", "s3");
+  EXPECT_EQ(cache.KeyFor(kAkid, kSecret, "20130524", "us-east-1", "s3"), fresh);
+  EXPECT_EQ(cache.misses(), 1u);
+  EXPECT_EQ(cache.KeyFor(kAkid, kSecret, "20130524", "us-east-1", "s3"), fresh);
+  EXPECT_EQ(cache.hits(), 1u);
+  EXPECT_EQ(cache.size(), 1u);
+}
+
+TEST(SigningKeyCacheTest, AnotherDateRegionServiceOrSecretMisses) {
+  SigningKeyCache cache(8);
+  (void)cache.KeyFor(kAkid, kSecret, "20130524", "us-east-1", "s3");
+  EXPECT_EQ(cache.KeyFor(kAkid, kSecret, "20130525", "us-east-1", "s3"),
+            DeriveSigningKey(kSecret, "20130525", "us-east-1", "s3"));
+  EXPECT_EQ(cache.KeyFor(kAkid, kSecret, "20130524", "eu-west-1", "s3"),
+            DeriveSigningKey(kSecret, "20130524", "eu-west-1", "s3"));
+  EXPECT_EQ(cache.KeyFor(kAkid, kSecret, "20130524", "us-east-1", "iam"),
+            DeriveSigningKey(kSecret, "20130524", "us-east-1", "iam"));
+  EXPECT_EQ(cache.KeyFor("AKIDOTHER", kSecret, "20130524", "us-east-1", "s3"),
+            DeriveSigningKey(kSecret, "20130524", "us-east-1", "s3"));
+  EXPECT_EQ(cache.hits(), 0u);
+  EXPECT_EQ(cache.size(), 5u);
+  // The same access key with a new secret: derived from the new one, replacing the entry.
+  EXPECT_EQ(cache.KeyFor(kAkid, "new secret", "20130524", "us-east-1", "s3"),
+            DeriveSigningKey("new secret", "20130524", "us-east-1", "s3"));
+  EXPECT_EQ(cache.hits(), 0u);
+  EXPECT_EQ(cache.size(), 5u);
+  EXPECT_EQ(cache.KeyFor(kAkid, "new secret", "20130524", "us-east-1", "s3"),
+            DeriveSigningKey("new secret", "20130524", "us-east-1", "s3"));
+  EXPECT_EQ(cache.hits(), 1u);
+}
+
+TEST(SigningKeyCacheTest, BoundedLeastRecentlyUsedGoesFirst) {
+  SigningKeyCache cache(3);
+  for (int day = 1; day <= 3; ++day) {
+    (void)cache.KeyFor(kAkid, kSecret, "2013052" + std::to_string(day), "us-east-1", "s3");
+  }
+  (void)cache.KeyFor(kAkid, kSecret, "20130521", "us-east-1", "s3");  // day 1 used again
+  EXPECT_EQ(cache.hits(), 1u);
+  for (int day = 4; day <= 9; ++day) {
+    (void)cache.KeyFor(kAkid, kSecret, "2013052" + std::to_string(day), "us-east-1", "s3");
+    EXPECT_LE(cache.size(), 3u);
+  }
+  EXPECT_EQ(cache.size(), 3u);
+  const uint64_t hits = cache.hits();
+  (void)cache.KeyFor(kAkid, kSecret, "20130529", "us-east-1", "s3");  // the newest stays
+  EXPECT_EQ(cache.hits(), hits + 1);
+  (void)cache.KeyFor(kAkid, kSecret, "20130521", "us-east-1", "s3");  // evicted long ago
+  EXPECT_EQ(cache.hits(), hits + 1);
+}
+
+TEST(SigningKeyCacheTest, VerifyStillLooksTheSecretUpEveryTime) {
+  SigningKeyCache cache(8);
+  VerifyOptions options;
+  options.signing_keys = &cache;
+  const SigV4Request r = SignedAt(GetObjectExample(), kExampleTime);
+  int lookups = 0;
+  std::optional<std::string> secret = std::string(kSecret);
+  SecretLookup lookup = [&](std::string_view) -> Result<std::string> {
+    ++lookups;
+    if (!secret) return NotFound("revoked");
+    return *secret;
+  };
+  for (int i = 0; i < 2; ++i) {
+    AuthResult<VerifiedRequest> v = VerifyRequest(r, lookup, kExampleTime, options);
+    ASSERT_TRUE(v.ok()) << v.error().message;
+    EXPECT_EQ(v->signing.signing_key, DeriveSigningKey(kSecret, "20130524", "us-east-1"));
+  }
+  EXPECT_EQ(lookups, 2);
+  EXPECT_EQ(cache.hits(), 1u);
+  // A rotated secret: the key cached from the old one is not used.
+  secret = "rotated";
+  EXPECT_EQ(KindOf(VerifyRequest(r, lookup, kExampleTime, options)),
+            AuthErrorKind::kSignatureDoesNotMatch);
+  // A revoked key fails at once, whatever the cache holds.
+  secret.reset();
+  EXPECT_EQ(KindOf(VerifyRequest(r, lookup, kExampleTime, options)),
+            AuthErrorKind::kInvalidAccessKeyId);
+  EXPECT_EQ(lookups, 4);
+  // A tampered request still fails with a cached key.
+  secret = std::string(kSecret);
+  SigV4Request tampered = r;
+  SetHeader(tampered, "Range", "bytes=0-10");
+  EXPECT_EQ(KindOf(VerifyRequest(tampered, lookup, kExampleTime, options)),
+            AuthErrorKind::kSignatureDoesNotMatch);
 }
 
 TEST(SignerTest, RefusesIncompleteRequests) {

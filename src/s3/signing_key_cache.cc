@@ -1,0 +1,45 @@
+#include "s3/signing_key_cache.h"
+
+#include <algorithm>
+
+#include "common/check.h"
+#include "s3/canonical.h"
+
+namespace dase::s3 {
+
+SigningKeyCache::SigningKeyCache(size_t capacity) : capacity_(capacity) {
+  CHECK(capacity_ > 0) << "a SigningKeyCache holds at least one key";
+}
+
+std::string SigningKeyCache::KeyFor(std::string_view access_key_id, std::string_view secret,
+                                    std::string_view date, std::string_view region,
+                                    std::string_view service) {
+  Scope scope{std::string(access_key_id), std::string(date), std::string(region),
+              std::string(service)};
+  ++use_counter_;
+  auto it = entries_.find(scope);
+  if (it != entries_.end() && ConstantTimeEquals(it->second.secret, secret)) {
+    ++hits_;
+    it->second.last_used = use_counter_;
+    return it->second.signing_key;
+  }
+  ++misses_;
+  std::string key = DeriveSigningKey(secret, date, region, service);
+  if (it != entries_.end()) {
+    // The access key's secret changed: the old entry is of no use any more.
+    it->second = Entry{std::string(secret), key, use_counter_};
+    return key;
+  }
+  if (entries_.size() >= capacity_) EvictOne();
+  entries_.emplace(std::move(scope), Entry{std::string(secret), key, use_counter_});
+  return key;
+}
+
+void SigningKeyCache::EvictOne() {
+  auto oldest = std::min_element(entries_.begin(), entries_.end(), [](const auto& a, const auto& b) {
+    return a.second.last_used < b.second.last_used;
+  });
+  if (oldest != entries_.end()) entries_.erase(oldest);
+}
+
+}  // namespace dase::s3
