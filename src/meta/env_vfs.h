@@ -21,10 +21,10 @@
 // in this process closes. Within one process, open a database through one VFS only.
 //
 // Durability beyond what SQLite asks of the unix VFS (each needed by the power-cut test,
-// docs/formats/meta.md "File I/O"): a failed directory sync fails the commit; no powersafe
-// overwrite is claimed, so SQLite pads WAL commits to sector boundaries; after a failed sync
+// docs/formats/meta.md "File I/O"): a failed directory sync fails the commit; after a failed sync
 // of a file, everything written to it since its last good sync is written again before the
-// next sync (Linux forgets failed writeback: "fsyncgate").
+// next sync (Linux forgets failed writeback: "fsyncgate"). Powersafe overwrite is claimed, as
+// the unix VFS does, so SQLite does not pad WAL commits to sector boundaries.
 //
 // Thread-safety: RegisterEnvVfs may be called from any thread. The VFS itself is safe for
 // connections on different threads (SQLite's usual rule: one connection, one thread at a time).

@@ -45,9 +45,10 @@ class SharedFile {
   //
   // Linux marks the pages of a failed writeback clean: a later fsync succeeds without writing
   // them, though reads still return them (fsyncgate; FaultEnv models it). SQLite relies on
-  // bytes it wrote before a failed sync being made durable by a later one: the tail of a WAL
-  // commit's padding frame, written after that commit's sync, is covered by the next commit's
-  // sync, and WAL recovery stops at the first frame that is not intact. So after a failed sync
+  // bytes it wrote before a failed sync being made durable by a later one: with
+  // synchronous=NORMAL every commit's frames are written unsynced and covered by a later sync
+  // (the committer's own, or a checkpoint's), and WAL recovery stops at the first frame that is
+  // not intact. So after a failed sync
   // of a file, the next sync first writes every range written since the last good sync again,
   // with the bytes reads return now.
   void NoteWrite(uint64_t offset, uint64_t length);
