@@ -235,12 +235,23 @@ Status SqliteTransaction::CommitUnsynced() {
 
 Status SqliteTransaction::CommitWrites() {
   RETURN_IF_ERROR(invalid_);
-  // End the read snapshot: the write lock can only be taken on the newest state.
-  if (connection_->InTransaction()) RETURN_IF_ERROR(connection_->Run(Sql::kCommit));
   // Read-only: every read came from one snapshot, a consistent prefix of the commit order, so
   // the transaction is already serializable there.
-  if (writes_.empty()) return Status::Ok();
+  if (writes_.empty()) {
+    return connection_->InTransaction() ? connection_->Run(Sql::kCommit) : Status::Ok();
+  }
   RETURN_IF_ERROR(health_->Get());
+  if (connection_->InTransaction()) {
+    // The first write turns the read snapshot into the write transaction, which SQLite allows
+    // only while the snapshot is still the newest state (else SQLITE_BUSY_SNAPSHOT) and no
+    // other connection writes (SQLITE_BUSY at once: SQLite does not wait for a lock here).
+    // Then everything read is current and stays so under the write lock: nothing to validate.
+    Status s = Apply();
+    if (s.ok()) return connection_->Run(Sql::kCommit);
+    if (s.code() != Code::kAborted) return s;
+    // A commit came in between: end the snapshot and validate what was read, under the lock.
+    RETURN_IF_ERROR(connection_->Run(Sql::kRollback));
+  }
   RETURN_IF_ERROR(connection_->Run(Sql::kBeginImmediate));
   Status s = Validate();
   if (s.ok()) s = Apply();
