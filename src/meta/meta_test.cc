@@ -1,3 +1,4 @@
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 #include <stdlib.h>
@@ -371,6 +372,31 @@ TEST_F(SqliteStoreTest, OpenTransactionsAreLimited) {
   EXPECT_EQ(store->Begin().status().code(), Code::kResourceExhausted);
   t1.reset();
   EXPECT_TRUE(store->Begin().ok());
+}
+
+// SQLite's own checkpoints are off (they would run in every commit once the WAL is long); the
+// store checkpoints on the thread that syncs: SyncCommitted, or a durable Commit past a longer
+// WAL. Either way the database file takes in what the WAL held.
+TEST_F(SqliteStoreTest, SyncCommittedCheckpointsTheWal) {
+  auto store = OpenStore();
+  uint64_t before = env_->Stat(path_)->size;
+  const std::string value(3000, 'v');
+  for (int i = 0; i < 1200; ++i) {  // at least a leaf page and the commit counter's page each
+    auto txn = BeginOn(*store);
+    txn->Put(fmt::format("k{:05}", i), value);
+    ASSERT_OK(txn->CommitUnsynced());
+  }
+  EXPECT_EQ(env_->Stat(path_)->size, before) << "checkpointed before any sync";
+  ASSERT_OK(store->SyncCommitted());
+  EXPECT_GT(env_->Stat(path_)->size, before + 1200 * value.size());
+}
+
+TEST_F(SqliteStoreTest, DurableCommitsCheckpointALongerWal) {
+  auto store = OpenStore();
+  uint64_t before = env_->Stat(path_)->size;
+  const std::string value(3000, 'v');
+  for (int i = 0; i < 2500; ++i) ASSERT_OK(PutOne(*store, fmt::format("k{:05}", i), value));
+  EXPECT_GT(env_->Stat(path_)->size, before + 1000 * value.size());
 }
 
 TEST_F(SqliteStoreTest, DataPersistsAcrossReopen) {

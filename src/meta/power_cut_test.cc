@@ -189,7 +189,8 @@ void PrintRound(int round, int plan, const History& history, const env::PowerCut
 std::vector<std::string> RunSeed(uint64_t seed, Totals& totals) {
   std::mt19937_64 rng(seed);
   env::FaultEnv env(seed);
-  SqliteOptions options{.locking = VfsLocking::kInProcess};
+  // Checkpoints every few commits, so that cuts land in them too.
+  SqliteOptions options{.locking = VfsLocking::kInProcess, .checkpoint_frames = 8};
   History history;
   for (int round = 0; round <= kRoundsPerSeed; ++round) {
     auto store = SqliteStore::Open(&env, kPath, options);

@@ -158,6 +158,22 @@ Status SqliteConnection::SyncWal() {
                              TakeEnvVfsError()));
 }
 
+void SqliteConnection::ReportWalFrames(std::atomic<int>* wal_frames) {
+  sqlite3_wal_hook(
+      db_,
+      [](void* arg, sqlite3*, const char*, int frames) {
+        static_cast<std::atomic<int>*>(arg)->store(frames, std::memory_order_relaxed);
+        return SQLITE_OK;
+      },
+      wal_frames);
+}
+
+Status SqliteConnection::Checkpoint() {
+  int rc = sqlite3_wal_checkpoint_v2(db_, "main", SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+  if (rc == SQLITE_OK || rc == SQLITE_BUSY) return Status::Ok();  // BUSY: another one runs
+  return SqliteError(db_, rc, "checkpoint");
+}
+
 Status SqliteConnection::Exec(const char* sql) {
   int rc = sqlite3_exec(db_, sql, nullptr, nullptr, nullptr);
   if (rc != SQLITE_OK) return SqliteError(db_, rc, sql);
@@ -262,6 +278,7 @@ Result<std::unique_ptr<SqliteConnection>> ConnectionPool::Acquire() {
     idle_.pop_back();
   } else {
     ASSIGN_OR_RETURN(connection, SqliteConnection::Open(path_, vfs_, options_.busy_timeout_ms));
+    connection->ReportWalFrames(wal_frames_);
   }
   ++in_use_;
   return connection;

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <array>
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -94,6 +95,14 @@ class SqliteConnection {
   // durable once this returned OK after it: the WAL is appended in commit order, so the sync
   // also covers every earlier commit, whichever connection or process made it.
   Status SyncWal();
+  // After each commit of this connection, stores the number of frames then in the WAL into
+  // `*wal_frames`. Replaces SQLite's automatic checkpoint, which would run inside the
+  // committing call; the owner checkpoints instead (Checkpoint).
+  void ReportWalFrames(std::atomic<int>* wal_frames);
+  // A PASSIVE checkpoint: copies into the database what the WAL holds and no open snapshot
+  // still needs, without waiting for any lock. OK as well when another connection is
+  // checkpointing right now.
+  Status Checkpoint();
 
  private:
   explicit SqliteConnection(sqlite3* db) : db_(db) {}
@@ -115,8 +124,11 @@ class SqliteConnection {
 // options.open_transactions_max in use at once.
 class ConnectionPool {
  public:
-  ConnectionPool(std::string path, std::string vfs, SqliteOptions options)
-      : path_(std::move(path)), vfs_(std::move(vfs)), options_(options) {}
+  // Every connection reports its WAL frame count to `*wal_frames` (ReportWalFrames).
+  ConnectionPool(std::string path, std::string vfs, SqliteOptions options,
+                 std::atomic<int>* wal_frames)
+      : path_(std::move(path)), vfs_(std::move(vfs)), options_(options),
+        wal_frames_(wal_frames) {}
   // Every connection must have been released: a Transaction outliving its Store is a bug.
   ~ConnectionPool();
 
@@ -129,6 +141,7 @@ class ConnectionPool {
   std::string path_;
   std::string vfs_;  // registered by meta/env_vfs.h
   SqliteOptions options_;
+  std::atomic<int>* wal_frames_;
   std::vector<std::unique_ptr<SqliteConnection>> idle_;
   size_t in_use_ = 0;
 };

@@ -2,10 +2,12 @@
 
 #include <fmt/format.h>
 
+#include <atomic>
 #include <map>
 #include <utility>
 
 #include "common/check.h"
+#include "common/log.h"
 #include "meta/sqlite_connection.h"
 
 namespace dase::meta {
@@ -80,11 +82,62 @@ Status SyncWal(SqliteConnection& connection, SqliteStore::Health& health) {
   return s.WithContext("commit made but its WAL sync failed, outcome unknown");
 }
 
+}  // namespace
+
+// SQLite would checkpoint inside the commit that finds the WAL past 1000 frames, and again in
+// every later commit while the WAL is that long, which under steady writes (the WAL cannot
+// restart while commits keep coming) meant a checkpoint attempt per commit, on the caller's
+// thread. Instead the pool's connections report the WAL's length (ReportWalFrames) and the
+// store checkpoints once per options.checkpoint_frames frames written, on the thread that syncs.
+class SqliteStore::Syncer {
+ public:
+  Syncer(SqliteStore::Health* health, int checkpoint_frames)
+      : health_(health), checkpoint_frames_(checkpoint_frames) {}
+  void set_connection(std::unique_ptr<SqliteConnection> c) { connection_ = std::move(c); }
+  std::atomic<int>* wal_frames() { return &wal_frames_; }
+
+  Status SyncCommitted() {
+    RETURN_IF_ERROR(health_->Get());
+    std::lock_guard<std::mutex> lock(mu_);
+    RETURN_IF_ERROR(SyncWal(*connection_, *health_));
+    CheckpointIfGrown(checkpoint_frames_);
+    return Status::Ok();
+  }
+
+  // After a commit's own sync, on the committer's thread: only once the WAL is four times as
+  // long, so that a store whose group commits sync on a sync thread leaves checkpoints to it.
+  void AfterInlineSync() {
+    std::unique_lock<std::mutex> lock(mu_, std::try_to_lock);
+    if (lock.owns_lock()) CheckpointIfGrown(4 * checkpoint_frames_);  // else a sync runs
+  }
+
+ private:
+  void CheckpointIfGrown(int frames_since) {
+    int frames = wal_frames_.load(std::memory_order_relaxed);
+    if (frames < checkpointed_at_) checkpointed_at_ = 0;  // the WAL restarted from its start
+    if (frames - checkpointed_at_ < frames_since) return;
+    checkpointed_at_ = frames;
+    // A failed checkpoint loses nothing: the WAL keeps every frame it did not copy.
+    Status s = connection_->Checkpoint();
+    if (!s.ok()) LOG_WARN("metadata WAL checkpoint failed: {}", s.ToString());
+  }
+
+  SqliteStore::Health* health_;
+  const int checkpoint_frames_;
+  std::atomic<int> wal_frames_{0};
+  std::mutex mu_;
+  // Guarded by mu_: a connection used only for syncs and checkpoints, from any thread.
+  std::unique_ptr<SqliteConnection> connection_;
+  int checkpointed_at_ = 0;  // the WAL's frame count at this store's last checkpoint
+};
+
+namespace {
+
 class SqliteTransaction final : public Transaction {
  public:
   SqliteTransaction(ConnectionPool* pool, std::unique_ptr<SqliteConnection> connection,
-                    SqliteStore::Health* health)
-      : pool_(pool), connection_(std::move(connection)), health_(health) {}
+                    SqliteStore::Health* health, SqliteStore::Syncer* syncer)
+      : pool_(pool), connection_(std::move(connection)), health_(health), syncer_(syncer) {}
   ~SqliteTransaction() override {
     if (connection_ != nullptr) Finish();
   }
@@ -112,6 +165,7 @@ class SqliteTransaction final : public Transaction {
   ConnectionPool* pool_;
   std::unique_ptr<SqliteConnection> connection_;  // null once finished
   SqliteStore::Health* health_;                   // the store's
+  SqliteStore::Syncer* syncer_;                   // the store's
   // Buffered writes; nullopt is a delete.
   std::map<std::string, std::optional<std::string>, std::less<>> writes_;
   size_t write_bytes_ = 0;
@@ -223,6 +277,7 @@ Status SqliteTransaction::Commit() {
   // Committed and visible, but not yet durable (synchronous=NORMAL): sync outside the lock.
   if (s.ok() && wrote) s = SyncWal(*connection_, *health_);
   Finish();
+  if (s.ok() && wrote) syncer_->AfterInlineSync();
   return s;
 }
 
@@ -332,24 +387,29 @@ void SqliteTransaction::Finish() {
 Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(env::Env* env, const std::string& path,
                                                        SqliteOptions options) {
   CHECK(options.open_transactions_max > 0);
+  CHECK(options.checkpoint_frames > 0);
   std::string dir = DirName(path);
   RETURN_IF_ERROR(CreateDirsDurably(env, dir).WithContext("metadata directory"));
   // SQLite's temp files go beside the database, on the same Env.
   ASSIGN_OR_RETURN(std::string vfs,
                    RegisterEnvVfs(env, VfsOptions{.locking = options.locking, .temp_dir = dir}));
-  auto pool = std::make_unique<ConnectionPool>(path, vfs, options);
+  auto health = std::make_unique<Health>();
+  auto syncer = std::make_unique<Syncer>(health.get(), options.checkpoint_frames);
+  auto pool = std::make_unique<ConnectionPool>(path, vfs, options, syncer->wal_frames());
   // Opening one connection now creates the file and schema and reports a bad file at once.
-  // It stays open for SyncCommitted, and its WAL file with it.
-  ASSIGN_OR_RETURN(std::unique_ptr<SqliteConnection> syncer,
+  // It stays open for the Syncer, and its WAL file with it.
+  ASSIGN_OR_RETURN(std::unique_ptr<SqliteConnection> connection,
                    SqliteConnection::Open(path, vfs, options.busy_timeout_ms));
+  syncer->set_connection(std::move(connection));
   // The VFS syncs the directory of the WAL and journals it creates, not of the database file.
   RETURN_IF_ERROR(env->SyncDir(dir));
-  return std::unique_ptr<SqliteStore>(new SqliteStore(std::move(pool), std::move(syncer)));
+  return std::unique_ptr<SqliteStore>(
+      new SqliteStore(std::move(health), std::move(syncer), std::move(pool)));
 }
 
-SqliteStore::SqliteStore(std::unique_ptr<ConnectionPool> pool,
-                         std::unique_ptr<SqliteConnection> syncer)
-    : pool_(std::move(pool)), syncer_(std::move(syncer)) {}
+SqliteStore::SqliteStore(std::unique_ptr<Health> health, std::unique_ptr<Syncer> syncer,
+                         std::unique_ptr<ConnectionPool> pool)
+    : health_(std::move(health)), syncer_(std::move(syncer)), pool_(std::move(pool)) {}
 
 Status SqliteStore::Health::Get() const {
   std::lock_guard<std::mutex> lock(mu_);
@@ -365,18 +425,15 @@ void SqliteStore::Health::Fail(const Status& why) {
   }
 }
 
-Status SqliteStore::SyncCommitted() {
-  RETURN_IF_ERROR(health_->Get());
-  std::lock_guard<std::mutex> lock(syncer_mu_);
-  return SyncWal(*syncer_, *health_);
-}
+Status SqliteStore::SyncCommitted() { return syncer_->SyncCommitted(); }
 
 SqliteStore::~SqliteStore() = default;
 
 Result<std::unique_ptr<Transaction>> SqliteStore::Begin() {
   ASSIGN_OR_RETURN(std::unique_ptr<SqliteConnection> connection, pool_->Acquire());
   return std::unique_ptr<Transaction>(
-      std::make_unique<SqliteTransaction>(pool_.get(), std::move(connection), health_.get()));
+      std::make_unique<SqliteTransaction>(pool_.get(), std::move(connection), health_.get(),
+                                          syncer_.get()));
 }
 
 }  // namespace dase::meta

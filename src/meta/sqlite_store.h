@@ -55,6 +55,10 @@ struct SqliteOptions {
   // kDelegate: several processes may share the file; the Env must be the POSIX Env (or wrap
   // it). kInProcess: only the Stores of this process share it; for in-memory and fault Envs.
   VfsLocking locking = VfsLocking::kDelegate;
+  // The WAL is checkpointed into the database each time it has grown by this many frames
+  // (pages): by SyncCommitted, or by a durable Commit once it has grown by four times as many
+  // (see SqliteStore::Syncer). 1000 is SQLite's default.
+  int checkpoint_frames = 1000;
 };
 
 class SqliteStore final : public Store {
@@ -84,15 +88,16 @@ class SqliteStore final : public Store {
     Status failure_;
   };
 
- private:
-  SqliteStore(std::unique_ptr<internal::ConnectionPool> pool,
-              std::unique_ptr<internal::SqliteConnection> syncer);
+  // Syncs the WAL for SyncCommitted and checkpoints it (internal to sqlite_store.cc).
+  class Syncer;
 
+ private:
+  SqliteStore(std::unique_ptr<Health> health, std::unique_ptr<Syncer> syncer,
+              std::unique_ptr<internal::ConnectionPool> pool);
+
+  std::unique_ptr<Health> health_;
+  std::unique_ptr<Syncer> syncer_;
   std::unique_ptr<internal::ConnectionPool> pool_;
-  std::unique_ptr<Health> health_ = std::make_unique<Health>();
-  // A connection used only to sync the WAL for SyncCommitted, from any thread, one at a time.
-  std::mutex syncer_mu_;
-  std::unique_ptr<internal::SqliteConnection> syncer_;
 };
 
 }  // namespace dase::meta
