@@ -22,6 +22,45 @@ awaitable<Status> BlockClient::Write(DriveRef drive, uint64_t offset, BlockId id
   co_return reply.status();
 }
 
+awaitable<Status> BlockClient::WriteMany(std::vector<BlockWrite> blocks,
+                                         std::shared_ptr<const void> owner,
+                                         Durability durability) {
+  if (blocks.empty() || blocks.size() > kMaxBlocksPerWrite) {
+    co_return InvalidArgument("a block write carries 1 to " + std::to_string(kMaxBlocksPerWrite) +
+                              " blocks, not " + std::to_string(blocks.size()));
+  }
+  // What the frame borrows: the prefix and headers made here, and the caller's payloads.
+  struct Owned {
+    std::string prefix;
+    std::vector<std::string> headers;
+    std::shared_ptr<const void> payloads;
+  };
+  auto owned = std::make_shared<Owned>();
+  WriteManyRequest request;
+  request.durability = durability;
+  for (const BlockWrite& b : blocks) {
+    if (b.payload.size() > kMaxBlockPayloadBytes) {
+      co_return InvalidArgument("block payload of " + std::to_string(b.payload.size()) +
+                                " bytes exceeds the limit of " +
+                                std::to_string(kMaxBlockPayloadBytes));
+    }
+    owned->headers.push_back(MakeBlockHeader(DriveId(dnode_name_, b.drive), b.offset, b.id, b.payload));
+    request.blocks.push_back(BlockPut{b.drive, b.offset, {}, b.payload});
+  }
+  owned->prefix = EncodeWriteManyPrefix(request);
+  owned->payloads = std::move(owner);
+  rpc::GatherPayload payload;
+  payload.pieces.push_back(owned->prefix);
+  for (size_t i = 0; i < blocks.size(); ++i) {
+    payload.pieces.push_back(owned->headers[i]);
+    payload.pieces.push_back(blocks[i].payload);
+  }
+  payload.owner = std::move(owned);
+  Result<std::string> reply =
+      co_await rpc_.Call(rpc::Method::kBlockWriteMany, std::move(payload), options_.timeout);
+  co_return reply.status();
+}
+
 awaitable<Result<std::string>> BlockClient::ReadSlice(DriveRef drive, uint64_t offset,
                                                       BlockId id, uint32_t payload_len,
                                                       uint32_t slice_offset, uint32_t slice_len) {

@@ -15,8 +15,10 @@
 
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/asio.h"
 #include "common/result.h"
@@ -39,6 +41,19 @@ class BlockClient {
   // block takes BlockFootprint(payload.size()) bytes there).
   awaitable<Status> Write(DriveRef drive, uint64_t offset, BlockId id, std::string_view payload,
                           Durability durability);
+  // One block of WriteMany.
+  struct BlockWrite {
+    DriveRef drive;
+    uint64_t offset = 0;
+    BlockId id;
+    std::string_view payload;  // borrowed from WriteMany's `owner`
+  };
+  // Stores several blocks (on any drives of this DNode) in one call; OK once all are stored
+  // (durable with kSync), else the first failure. The payloads are sent without being copied:
+  // `owner` keeps them alive, also after this returns (a timed-out call's bytes may still be
+  // queued on the connection).
+  awaitable<Status> WriteMany(std::vector<BlockWrite> blocks, std::shared_ptr<const void> owner,
+                              Durability durability);
   // The payload of block `id`, which must be `payload_len` bytes, at `offset`.
   awaitable<Result<std::string>> Read(DriveRef drive, uint64_t offset, BlockId id,
                                       uint32_t payload_len);

@@ -4,6 +4,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/await_all.h"
 #include "common/log.h"
 
 namespace dase::dnode {
@@ -127,6 +128,32 @@ awaitable<Result<std::string>> HandleWrite(std::shared_ptr<Core> core, std::stri
   co_return std::string();
 }
 
+// Every block goes to its drive's queue at once (each drive syncs on its own thread); the answer
+// waits for all of them, since they borrow `payload`, and is the first failure, if any.
+awaitable<Result<std::string>> HandleWriteMany(std::shared_ptr<Core> core, std::string payload) {
+  Result<WriteManyRequest> req = DecodeWriteManyRequest(payload);
+  if (!req.ok()) co_return BadRequest(req.status(), "block write");
+  std::vector<DriveQueue*> queues;
+  for (const BlockPut& b : req->blocks) {
+    CO_ASSIGN_OR_RETURN(DriveQueue * queue, core->Find(b.drive));
+    CO_RETURN_IF_ERROR(CheckPlacement(b.offset, b.payload.size(), queue->drive().data_bytes()));
+    queues.push_back(queue);
+  }
+  std::vector<awaitable<Status>> writes;
+  for (size_t i = 0; i < queues.size(); ++i) {
+    const BlockPut& b = req->blocks[i];
+    writes.push_back(queues[i]->Write(b.offset, b.header, b.payload, req->durability));
+  }
+  std::vector<Status> written = co_await AwaitAll(std::move(writes));
+  for (size_t i = 0; i < written.size(); ++i) {
+    if (!written[i].ok()) {
+      co_return written[i].WithContext("block " + std::to_string(i) + " on " +
+                                       DriveName(req->blocks[i].drive));
+    }
+  }
+  co_return std::string();
+}
+
 awaitable<Result<std::string>> HandleRead(std::shared_ptr<Core> core, std::string payload) {
   Result<ReadRequest> req = DecodeReadRequest(payload);
   if (!req.ok()) co_return BadRequest(req.status(), "block read");
@@ -221,6 +248,8 @@ void BlockService::Register(rpc::Server& server) {
   const std::shared_ptr<Core> core = core_;
   server.Register(rpc::Method::kBlockWrite,
                   [core](std::string p) { return HandleWrite(core, std::move(p)); });
+  server.Register(rpc::Method::kBlockWriteMany,
+                  [core](std::string p) { return HandleWriteMany(core, std::move(p)); });
   server.Register(rpc::Method::kBlockRead,
                   [core](std::string p) { return HandleRead(core, std::move(p)); });
   server.Register(rpc::Method::kBlockFlush,

@@ -76,6 +76,50 @@ TEST_F(DnodeTest, WriteReadRoundTrip) {
   });
 }
 
+TEST_F(DnodeTest, WriteManyStoresEveryBlockOrNamesTheFailure) {
+  const uint32_t seed = TestSeed();
+  std::mt19937 rng(seed);
+  StartDnode();
+  Run([&]() -> awaitable<void> {
+    // Several blocks on two drives (two on one) in one call, borrowed from one shared buffer.
+    auto buffer = std::make_shared<std::string>(RandomBytes(rng, 300'000));
+    const std::string_view all(*buffer);
+    std::vector<BlockClient::BlockWrite> blocks = {
+        {kSsd0, 0, BlockId{7, 0, 1}, all.substr(0, 100'000)},
+        {kSsd1, 4096, BlockId{7, 1, 1}, all.substr(100'000, 100'000)},
+        {kSsd0, 1 << 20, BlockId{7, 2, 1}, all.substr(200'000, 1)},
+        {kSsd1, 1 << 20, BlockId{7, 3, 1}, all.substr(200'001)}};
+    std::vector<BlockClient::BlockWrite> copy = blocks;
+    CO_OK(co_await client_->WriteMany(std::move(copy), buffer, Durability::kSync));
+    for (const auto& b : blocks) {
+      auto r = co_await client_->Read(b.drive, b.offset, b.id,
+                                      static_cast<uint32_t>(b.payload.size()));
+      CO_ASSERT_OK(r);
+      EXPECT_TRUE(*r == b.payload) << b.id.chunk;
+    }
+    // A bad place anywhere refuses the whole call before anything is written.
+    std::vector<BlockClient::BlockWrite> bad = {
+        {kSsd0, 2 << 20, BlockId{8, 0, 1}, all.substr(0, 10)},
+        {DriveRef{DriveKind::kSsd, 2}, 0, BlockId{8, 1, 1}, all.substr(0, 10)}};
+    CO_EXPECT_CODE(co_await client_->WriteMany(std::move(bad), buffer, Durability::kSync),
+                   Code::kInvalidArgument);
+    auto none = co_await client_->Read(kSsd0, 2 << 20, BlockId{8, 0, 1}, 10);
+    EXPECT_EQ(none.status().code(), Code::kNotFound) << none.status().ToString();
+    // Bytes damaged on the way fail their block, named in the answer.
+    const std::string header = MakeBlockHeader("dnode-1/ssd-1", 0, BlockId{9, 0, 1}, "payload");
+    WriteManyRequest request;
+    request.blocks.push_back(BlockPut{kSsd1, 8 << 20, header, "payload"});
+    std::string raw = EncodeWriteManyPrefix(request) + header + "pAyload";
+    auto r = co_await rpc_->Call(rpc::Method::kBlockWriteMany, std::move(raw), 5s);
+    EXPECT_EQ(r.status().code(), Code::kCorruption) << r.status().ToString();
+    EXPECT_NE(r.status().message().find("block 0 on ssd-1"), std::string::npos)
+        << r.status().ToString();
+    std::string truncated = EncodeWriteManyPrefix(request) + header + "pay";
+    auto t = co_await rpc_->Call(rpc::Method::kBlockWriteMany, std::move(truncated), 5s);
+    EXPECT_EQ(t.status().code(), Code::kInvalidArgument) << t.status().ToString();
+  });
+}
+
 TEST_F(DnodeTest, ReadOfAnotherBlockIdIsCorruption) {
   StartDnode();
   Run([&]() -> awaitable<void> {

@@ -98,6 +98,49 @@ Result<WriteRequest> DecodeWriteRequest(std::string_view payload) {
   return req;
 }
 
+std::string EncodeWriteManyPrefix(const WriteManyRequest& r) {
+  Writer w;
+  w.PutU8(static_cast<uint8_t>(r.durability));
+  w.PutVarint64(r.blocks.size());
+  for (const BlockPut& b : r.blocks) {
+    PutDriveRef(w, b.drive);
+    w.PutU64(b.offset);
+    w.PutU32(static_cast<uint32_t>(b.payload.size()));
+  }
+  return std::move(w).Release();
+}
+
+Result<WriteManyRequest> DecodeWriteManyRequest(std::string_view payload) {
+  Reader r(payload);
+  WriteManyRequest req;
+  ASSIGN_OR_RETURN(const uint8_t durability, r.GetU8());
+  if (durability > static_cast<uint8_t>(Durability::kBuffered)) {
+    return InvalidArgument("unknown durability " + std::to_string(durability));
+  }
+  req.durability = static_cast<Durability>(durability);
+  ASSIGN_OR_RETURN(const uint64_t count, r.GetVarint64());
+  if (count == 0 || count > kMaxBlocksPerWrite) {
+    return InvalidArgument("a block write carries 1 to " + std::to_string(kMaxBlocksPerWrite) +
+                           " blocks, not " + std::to_string(count));
+  }
+  req.blocks.resize(count);
+  std::vector<uint32_t> lengths(count);
+  for (uint64_t i = 0; i < count; ++i) {
+    ASSIGN_OR_RETURN(req.blocks[i].drive, GetDriveRef(r));
+    ASSIGN_OR_RETURN(req.blocks[i].offset, r.GetU64());
+    ASSIGN_OR_RETURN(lengths[i], r.GetU32());
+    if (lengths[i] > kMaxBlockPayloadBytes) {
+      return InvalidArgument("block payload of " + std::to_string(lengths[i]) + " bytes");
+    }
+  }
+  for (uint64_t i = 0; i < count; ++i) {
+    ASSIGN_OR_RETURN(req.blocks[i].header, r.GetRaw(kBlockHeaderBytes));
+    ASSIGN_OR_RETURN(req.blocks[i].payload, r.GetRaw(lengths[i]));
+  }
+  RETURN_IF_ERROR(r.ExpectEnd());
+  return req;
+}
+
 std::string EncodeReadRequest(const ReadRequest& r) {
   Writer w;
   PutDriveRef(w, r.drive);

@@ -193,7 +193,8 @@ awaitable<Result<size_t>> Migrator::MigrateOnce(bool force) {
   }
   std::optional<StripeRecord> stripe;
   if (!packed.empty()) {
-    auto written = co_await WriteStripe(std::move(packed));
+    std::vector<std::string_view> pieces{packed};
+    auto written = co_await WriteStripe(std::move(pieces));
     if (!written.ok()) co_return written.status();
     stripe = std::move(written).value();
   }
@@ -287,11 +288,11 @@ Result<SweepResult> Migrator::SweepNoted() {
   return total;
 }
 
-awaitable<Result<StripeRecord>> Migrator::WriteStripe(std::string data) {
-  std::string copy = data;
-  auto first = co_await stripes_->Write(std::move(copy));
+awaitable<Result<StripeRecord>> Migrator::WriteStripe(std::vector<std::string_view> pieces) {
+  std::vector<std::string_view> first_try = pieces;  // a named local: see common/asio.h
+  auto first = co_await stripes_->WritePieces(std::move(first_try));
   if (first.ok() || first.status().code() != Code::kNoSpace || !ReclaimNow()) co_return first;
-  co_return co_await stripes_->Write(std::move(data));
+  co_return co_await stripes_->WritePieces(std::move(pieces));
 }
 
 bool Migrator::ReclaimNow() {

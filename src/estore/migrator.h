@@ -19,6 +19,7 @@
 #include <cstdint>
 #include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/asio.h"
@@ -87,9 +88,9 @@ class Migrator {
   // Sweeps every stripe now (at start: what a crash left unswept), or those noted displaced.
   Result<SweepResult> SweepAll();
   Result<SweepResult> SweepNoted();
-  // StripeStore::Write, which on NoSpace first reclaims what it can (ReclaimNow) and tries
-  // once more.
-  awaitable<Result<StripeRecord>> WriteStripe(std::string data);
+  // StripeStore::WritePieces, which on NoSpace first reclaims what it can (ReclaimNow) and
+  // tries once more. The data is `pieces` end to end, borrowed until this returns.
+  awaitable<Result<StripeRecord>> WriteStripe(std::vector<std::string_view> pieces);
   // Out of SSD space: sweeps what may be reclaimable now rather than at the next sweep time.
   // True if some stripe was freed.
   bool ReclaimNow();

@@ -11,8 +11,9 @@ awaitable<Result<std::vector<StripePiece>>> ObjectStore::WriteStriped(
   uint64_t capacity = stripes_->CapacityNow();
   for (uint64_t offset = 0; offset < data.size(); offset += capacity) {
     uint64_t length = std::min<uint64_t>(capacity, data.size() - offset);
-    std::string piece = data.substr(offset, length);  // a named local: see common/asio.h
-    auto written_piece = co_await stripe_batcher_->Write(std::move(piece));
+    // Borrowed, not copied: the stripe write copies it once, beside its parity.
+    std::string_view piece = std::string_view(data).substr(offset, length);
+    auto written_piece = co_await stripe_batcher_->Write(piece);
     if (!written_piece.ok()) {
       for (const StripePiece& p : written) stripe_batcher_->Settle(p, false);
       co_return written_piece.status();

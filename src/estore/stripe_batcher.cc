@@ -13,19 +13,19 @@
 namespace dase::estore {
 
 struct StripeBatcher::Pending {
-  Pending(asio::io_context& io, std::string d)
-      : data(std::move(d)), done(io, asio::steady_timer::time_point::max()) {}
+  Pending(asio::io_context& io, std::string_view d)
+      : data(d), done(io, asio::steady_timer::time_point::max()) {}
   void Complete(Result<StripePiece> r) {
     result.emplace(std::move(r));
     done.cancel();
   }
-  std::string data;
+  std::string_view data;  // the writer's, which waits until `result` is set
   std::optional<Result<StripePiece>> result;
   asio::steady_timer done;
 };
 
-awaitable<Result<StripePiece>> StripeBatcher::Write(std::string data) {
-  auto pending = std::make_shared<Pending>(io_, std::move(data));
+awaitable<Result<StripePiece>> StripeBatcher::Write(std::string_view data) {
+  auto pending = std::make_shared<Pending>(io_, data);
   queue_.push_back(pending);
   if (!flush_posted_) {
     flush_posted_ = true;
@@ -44,17 +44,19 @@ awaitable<void> StripeBatcher::Flush() {
   flush_posted_ = false;
   uint64_t capacity = stripes_->CapacityNow();
   std::vector<std::shared_ptr<Pending>> batch;
-  std::string packed;
-  while (!queue_.empty() && (batch.empty() || packed.size() + queue_.front()->data.size() <= capacity)) {
+  std::vector<std::string_view> pieces;  // packed end to end by the stripe write
+  uint64_t packed = 0;
+  while (!queue_.empty() && (batch.empty() || packed + queue_.front()->data.size() <= capacity)) {
     batch.push_back(std::move(queue_.front()));
     queue_.pop_front();
-    packed += batch.back()->data;
+    pieces.push_back(batch.back()->data);
+    packed += batch.back()->data.size();
   }
   if (!queue_.empty()) {
     flush_posted_ = true;
     rpc::Spawn(io_, Flush(), "stripe batch");
   }
-  auto written = co_await migrator_->WriteStripe(std::move(packed));
+  auto written = co_await migrator_->WriteStripe(std::move(pieces));
   if (!written.ok()) {
     for (auto& p : batch) p->Complete(written.status());
     co_return;

@@ -18,6 +18,7 @@
 #include <deque>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "common/asio.h"
 #include "common/result.h"
@@ -46,7 +47,8 @@ class StripeBatcher {
       : io_(io), stripes_(stripes), migrator_(migrator) {}
 
   // Writes `data` (1 .. StripeStore::CapacityNow() bytes) durably into a stripe, maybe shared.
-  awaitable<Result<StripePiece>> Write(std::string data);
+  // `data` is borrowed until this returns (the stripe write copies it once, with the others').
+  awaitable<Result<StripePiece>> Write(std::string_view data);
 
   // Inside the transaction committing the extents on `piece`: seals the stripe and records
   // `member`. NotFound if the stripe no longer exists.

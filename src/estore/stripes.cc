@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <memory>
 
 #include "common/await_all.h"
 #include "common/coding.h"
@@ -175,48 +176,75 @@ Result<const ec::ReedSolomon*> StripeStore::Code(const ec::Geometry& g) {
 }
 
 awaitable<Result<StripeRecord>> StripeStore::Write(std::string data) {
+  std::vector<std::string_view> pieces{data};
+  co_return co_await WritePieces(std::move(pieces));
+}
+
+awaitable<Result<StripeRecord>> StripeStore::WritePieces(std::vector<std::string_view> pieces) {
   std::vector<std::string> dnodes = peers_->Active();
   CO_ASSIGN_OR_RETURN(ec::Geometry g, ec::ChooseGeometry(static_cast<int>(dnodes.size()),
                                                          options_.ssd_drives));
-  if (data.empty() || data.size() > g.data_bytes()) {
-    co_return InvalidArgument(fmt::format("{} bytes do not fit a {}+{} stripe", data.size(), g.k, g.m));
+  uint64_t bytes = 0;
+  for (std::string_view p : pieces) bytes += p.size();
+  if (bytes == 0 || bytes > g.data_bytes()) {
+    co_return InvalidArgument(fmt::format("{} bytes do not fit a {}+{} stripe", bytes, g.k, g.m));
   }
   // The smallest 4 KiB multiple that holds the data in k chunks.
   uint64_t k = static_cast<uint64_t>(g.k);
-  uint64_t per_chunk = (data.size() + k - 1) / k;
+  uint64_t per_chunk = (bytes + k - 1) / k;
   per_chunk = (per_chunk + dnode::kBlockAlignBytes - 1) / dnode::kBlockAlignBytes * dnode::kBlockAlignBytes;
   g.chunk_bytes = static_cast<uint32_t>(std::min<uint64_t>(per_chunk, ec::kChunkBytesDefault));
   CO_ASSIGN_OR_RETURN(const ec::ReedSolomon* code, Code(g));
   CO_ASSIGN_OR_RETURN(StripeRecord rec, Reserve(g, dnodes));
 
+  // Data, zero padding, then parity, in one buffer that the chunk writes borrow (shared: a
+  // write that timed out may still be queued on its connection).
   size_t cb = g.chunk_bytes;
-  data.resize(cb * static_cast<size_t>(g.width()), '\0');  // zero padding, then parity
+  auto buffer = std::make_shared<std::string>();
+  buffer->reserve(cb * static_cast<size_t>(g.width()));
+  for (std::string_view p : pieces) buffer->append(p);
+  buffer->resize(cb * static_cast<size_t>(g.width()), '\0');
   std::vector<const uint8_t*> sources;
   std::vector<uint8_t*> parity;
-  auto* base = reinterpret_cast<uint8_t*>(data.data());
+  auto* base = reinterpret_cast<uint8_t*>(buffer->data());
   for (int i = 0; i < g.k; ++i) sources.push_back(base + static_cast<size_t>(i) * cb);
   for (int i = g.k; i < g.width(); ++i) parity.push_back(base + static_cast<size_t>(i) * cb);
   code->Encode(sources, parity, cb);
 
-  std::vector<awaitable<Status>> writes;
+  // One call per DNode carries all of its chunks: a stripe costs as many round trips as it
+  // has DNodes, not chunks.
+  std::vector<std::string> targets;
+  std::vector<std::vector<dnode::BlockClient::BlockWrite>> blocks;
   for (int i = 0; i < g.width(); ++i) {
     const StripeChunk& c = rec.chunks[static_cast<size_t>(i)];
-    std::string_view payload(data.data() + static_cast<size_t>(i) * cb, cb);
-    writes.push_back([](DnodePeers* peers, StripeChunk chunk, dnode::BlockId id,
-                        std::string_view bytes) -> awaitable<Status> {
-      dnode::BlockClient* client = peers->Client(chunk.dnode);
-      if (client == nullptr) co_return Unavailable(chunk.dnode + " is not reachable");
-      dnode::DriveRef drive{dnode::DriveKind::kSsd, chunk.drive};
-      co_return co_await client->Write(drive, chunk.offset, id, bytes, dnode::Durability::kSync);
-    }(peers_, c, ChunkId(rec.number, i), payload));
+    auto it = std::find(targets.begin(), targets.end(), c.dnode);
+    size_t t = static_cast<size_t>(it - targets.begin());
+    if (it == targets.end()) {
+      targets.push_back(c.dnode);
+      blocks.emplace_back();
+    }
+    std::string_view payload(buffer->data() + static_cast<size_t>(i) * cb, cb);
+    blocks[t].push_back(dnode::BlockClient::BlockWrite{
+        dnode::DriveRef{dnode::DriveKind::kSsd, c.drive}, c.offset, ChunkId(rec.number, i), payload});
+  }
+  std::vector<awaitable<Status>> writes;
+  for (size_t t = 0; t < targets.size(); ++t) {
+    writes.push_back([](DnodePeers* peers, std::string dnode,
+                        std::vector<dnode::BlockClient::BlockWrite> chunks,
+                        std::shared_ptr<const void> owner) -> awaitable<Status> {
+      dnode::BlockClient* client = peers->Client(dnode);
+      if (client == nullptr) co_return Unavailable(dnode + " is not reachable");
+      co_return co_await client->WriteMany(std::move(chunks), std::move(owner),
+                                           dnode::Durability::kSync);
+    }(peers_, targets[t], std::move(blocks[t]), buffer));
   }
   std::vector<Status> written = co_await AwaitAll(std::move(writes));
-  for (size_t i = 0; i < written.size(); ++i) {
-    if (written[i].ok()) continue;
+  for (size_t t = 0; t < written.size(); ++t) {
+    if (written[t].ok()) continue;
     Status freed = FreeUnused({rec});
     if (!freed.ok()) LOG_WARN("cannot free stripe {}: {}", rec.number, freed.ToString());
-    co_return Status(written[i].code(), fmt::format("stripe {} chunk {} on {}: {}", rec.number, i,
-                                                    rec.chunks[i].dnode, written[i].message()));
+    co_return Status(written[t].code(), fmt::format("stripe {} chunks on {}: {}", rec.number,
+                                                    targets[t], written[t].message()));
   }
   co_return rec;
 }

@@ -97,6 +97,9 @@ class StripeStore {
   // Writes `data` as a new pending stripe over the active DNodes; every chunk is durable when
   // this returns. Chunks are as small as the data allows (4 KiB multiples, at most 1 MiB).
   awaitable<Result<StripeRecord>> Write(std::string data);
+  // The same for the data `pieces` hold end to end, copied once (into the buffer that also
+  // holds the parity): the pieces need to stay alive only until this returns.
+  awaitable<Result<StripeRecord>> WritePieces(std::vector<std::string_view> pieces);
 
   // Inside `txn`: the stripe becomes sealed with `members`.
   static void Seal(meta::Transaction& txn, StripeRecord record,

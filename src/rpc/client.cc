@@ -16,6 +16,13 @@ namespace {
 
 struct PendingCall;
 
+// A frame waiting to be written: its header, then its payload, either owned or borrowed.
+struct OutFrame {
+  std::string header;
+  std::string owned;
+  GatherPayload gathered;  // used when `owned` is empty
+};
+
 // One TCP connection and the calls waiting on it. Replaced, never reused, once broken.
 struct Connection {
   Connection(asio::io_context& io, std::string peer_host, uint16_t peer_port)
@@ -36,7 +43,7 @@ struct Connection {
   bool connected = false;
   bool broken = false;
   bool writing = false;
-  std::deque<std::string> out;  // encoded requests not yet written
+  std::deque<OutFrame> out;  // requests not yet written
   std::unordered_map<uint64_t, PendingCall*> pending;
 };
 
@@ -74,7 +81,7 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
   Impl(asio::io_context& io, std::string host, uint16_t port, ClientOptions options)
       : io_(io), options_(options), host_(std::move(host)), port_(port) {}
 
-  awaitable<Result<std::string>> Call(Method method, std::string payload,
+  awaitable<Result<std::string>> Call(Method method, OutFrame frame, uint64_t payload_bytes,
                                       std::chrono::milliseconds timeout);
   void SetEndpoint(std::string host, uint16_t port);
   void Close();
@@ -98,17 +105,25 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
   uint64_t next_request_id_ = kConnectionRequestId + 1;
 };
 
-awaitable<Result<std::string>> Client::Impl::Call(Method method, std::string payload,
+awaitable<Result<std::string>> Client::Impl::Call(Method method, OutFrame frame,
+                                                  uint64_t payload_bytes,
                                                   std::chrono::milliseconds timeout) {
   const uint32_t method_id = MethodId(method);
-  if (payload.size() > options_.max_payload_bytes) {
-    co_return ResourceExhausted("rpc request of " + std::to_string(payload.size()) +
+  if (payload_bytes > options_.max_payload_bytes) {
+    co_return ResourceExhausted("rpc request of " + std::to_string(payload_bytes) +
                                 " bytes exceeds the limit of " +
                                 std::to_string(options_.max_payload_bytes));
   }
+  uint32_t crc = 0;
+  if (frame.gathered.pieces.empty()) {
+    crc = Crc32c(frame.owned);
+  } else {
+    for (std::string_view piece : frame.gathered.pieces) crc = Crc32cExtend(crc, piece);
+  }
   const std::shared_ptr<Connection> c = GetConnection();
   PendingCall call(io_, c, next_request_id_++, method_id);
-  c->out.push_back(EncodeFrame(FrameType::kRequest, method_id, call.id, payload));
+  frame.header = EncodeFrameHeader(FrameType::kRequest, method_id, call.id, payload_bytes, crc);
+  c->out.push_back(std::move(frame));
   StartWriter(c);
   call.timer.expires_after(timeout);
   auto [ec] = co_await call.timer.async_wait(asio::as_tuple(use_awaitable));
@@ -247,13 +262,23 @@ awaitable<void> Client::Impl::WriteLoop(std::shared_ptr<Impl> /*self*/,
                                         std::shared_ptr<Connection> c) {
   while (!c->broken && !c->out.empty()) {
     // Everything queued goes out in one write: concurrent calls cost one syscall, not many.
-    std::vector<std::string> batch(std::make_move_iterator(c->out.begin()),
-                                   std::make_move_iterator(c->out.end()));
+    std::vector<OutFrame> batch(std::make_move_iterator(c->out.begin()),
+                                std::make_move_iterator(c->out.end()));
     c->out.clear();
     std::vector<asio::const_buffer> buffers;
-    buffers.reserve(batch.size());
-    for (const std::string& frame : batch) buffers.push_back(asio::buffer(frame));
-    auto [ec, n] = co_await asio::async_write(c->socket, buffers, asio::as_tuple(use_awaitable));
+    buffers.reserve(batch.size() * 2);
+    for (const OutFrame& frame : batch) {
+      buffers.push_back(asio::buffer(frame.header));
+      if (frame.gathered.pieces.empty()) {
+        if (!frame.owned.empty()) buffers.push_back(asio::buffer(frame.owned));
+      } else {
+        for (std::string_view piece : frame.gathered.pieces) {
+          if (!piece.empty()) buffers.push_back(asio::buffer(piece.data(), piece.size()));
+        }
+      }
+    }
+    auto [ec, n] = co_await asio::async_write(c->socket, buffers, TransferAll(),
+                                              asio::as_tuple(use_awaitable));
     if (ec) {
       Fail(*c, Unavailable("rpc connection to " + c->name + ": write: " + ec.message()));
       break;
@@ -288,7 +313,20 @@ awaitable<Result<std::string>> Client::Call(Method method, std::string payload,
                                             std::chrono::milliseconds timeout) {
   // The frame keeps Impl alive even if the Client is destroyed while the call waits.
   const std::shared_ptr<Impl> impl = impl_;
-  co_return co_await impl->Call(method, std::move(payload), timeout);
+  const uint64_t bytes = payload.size();
+  OutFrame frame;
+  frame.owned = std::move(payload);
+  co_return co_await impl->Call(method, std::move(frame), bytes, timeout);
+}
+
+awaitable<Result<std::string>> Client::Call(Method method, GatherPayload payload,
+                                            std::chrono::milliseconds timeout) {
+  const std::shared_ptr<Impl> impl = impl_;
+  uint64_t bytes = 0;
+  for (std::string_view piece : payload.pieces) bytes += piece.size();
+  OutFrame frame;
+  frame.gathered = std::move(payload);
+  co_return co_await impl->Call(method, std::move(frame), bytes, timeout);
 }
 
 void Client::SetEndpoint(std::string host, uint16_t port) {

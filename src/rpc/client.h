@@ -19,12 +19,22 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "common/asio.h"
 #include "common/result.h"
 #include "rpc/methods.h"
 
 namespace dase::rpc {
+
+// A request payload sent as `pieces` back to back, never copied into a frame: the pieces
+// borrow memory that `owner` keeps alive, and the connection holds `owner` until the frame is
+// written or dropped, so a call may end (a timeout) while its bytes are still queued.
+struct GatherPayload {
+  std::vector<std::string_view> pieces;
+  std::shared_ptr<const void> owner;
+};
 
 struct ClientOptions {
   uint32_t max_payload_bytes = 64 << 20;
@@ -39,6 +49,8 @@ class Client {
   Client& operator=(const Client&) = delete;
 
   awaitable<Result<std::string>> Call(Method method, std::string payload,
+                                      std::chrono::milliseconds timeout);
+  awaitable<Result<std::string>> Call(Method method, GatherPayload payload,
                                       std::chrono::milliseconds timeout);
 
   // Points later calls at a new address. If it differs from the current one, the current

@@ -40,23 +40,28 @@ uint32_t Crc32cExtend(uint32_t crc, std::string_view data) {
 
 uint32_t Crc32c(std::string_view data) { return Crc32cExtend(0, data); }
 
-std::string EncodeFrame(FrameType type, uint32_t method, uint64_t request_id,
-                        std::string_view payload) {
-  CHECK(payload.size() <= std::numeric_limits<uint32_t>::max()) << payload.size();
-  std::string buf;
-  buf.reserve(kFrameHeaderBytes + payload.size());
-  Writer w(std::move(buf));
+std::string EncodeFrameHeader(FrameType type, uint32_t method, uint64_t request_id,
+                              uint64_t payload_len, uint32_t payload_crc) {
+  CHECK(payload_len <= std::numeric_limits<uint32_t>::max()) << payload_len;
+  Writer w;
   w.PutU32(kFrameMagic);
   w.PutU8(kFrameVersion);
   w.PutU8(static_cast<uint8_t>(type));
   w.PutU16(0);  // flags
   w.PutU32(method);
   w.PutU64(request_id);
-  w.PutU32(static_cast<uint32_t>(payload.size()));
-  w.PutU32(Crc32c(payload));
+  w.PutU32(static_cast<uint32_t>(payload_len));
+  w.PutU32(payload_crc);
   CHECK(w.size() == kFrameHeaderBytes);
-  w.PutRaw(payload);
   return std::move(w).Release();
+}
+
+std::string EncodeFrame(FrameType type, uint32_t method, uint64_t request_id,
+                        std::string_view payload) {
+  std::string frame =
+      EncodeFrameHeader(type, method, request_id, payload.size(), Crc32c(payload));
+  frame.append(payload);
+  return frame;
 }
 
 std::string EncodeResponse(uint32_t method, uint64_t request_id,
@@ -147,7 +152,7 @@ awaitable<Result<std::string>> ReadFramePayload(tcp::socket& socket, const Frame
     const size_t chunk = std::min<size_t>(header.payload_len - old_size, kReadChunkBytes);
     payload.resize(old_size + chunk);
     auto [ec, n] = co_await asio::async_read(socket, asio::buffer(payload.data() + old_size, chunk),
-                                             asio::as_tuple(use_awaitable));
+                                             TransferAll(), asio::as_tuple(use_awaitable));
     if (ec) co_return SocketError("read rpc frame payload", ec);
   }
   CO_RETURN_IF_ERROR(VerifyPayload(header, payload));

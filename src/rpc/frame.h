@@ -56,6 +56,19 @@ std::string EncodeFrame(FrameType type, uint32_t method, uint64_t request_id,
                         std::string_view payload);
 // A response frame for `result`: its value as an OK frame, or its status as an error frame.
 std::string EncodeResponse(uint32_t method, uint64_t request_id, const Result<std::string>& result);
+// Only the kFrameHeaderBytes header of a frame whose payload of `payload_len` bytes, with
+// CRC32C `payload_crc`, is written right after it (from memory of the caller's, not copied).
+std::string EncodeFrameHeader(FrameType type, uint32_t method, uint64_t request_id,
+                              uint64_t payload_len, uint32_t payload_crc);
+
+// asio's async_read and async_write move at most 64 KiB per system call by default; this
+// completion condition lets each call move everything that is left (a 1 MiB payload is one
+// recv or send instead of sixteen).
+struct TransferAll {
+  size_t operator()(const boost::system::error_code& ec, size_t /*done*/) const {
+    return ec ? 0 : size_t{1} << 30;
+  }
+};
 
 // Parses kFrameHeaderBytes bytes. Corruption for a bad magic, type or nonzero flags;
 // FailedPrecondition for a version other than kFrameVersion (the peer may want to say so).

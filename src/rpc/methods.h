@@ -32,6 +32,7 @@ enum class Method : uint32_t {
   kBlockRead = 401,
   kBlockFlush = 402,
   kDriveInfo = 403,
+  kBlockWriteMany = 404,  // several blocks, on any drives of the DNode, in one call
 
   // CNode element store (the `dase estore` command line)
   kEstorePut = 500,

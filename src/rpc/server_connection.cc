@@ -1,7 +1,9 @@
 #include "rpc/server_connection.h"
 
 #include <exception>
+#include <iterator>
 #include <utility>
+#include <vector>
 
 #include "common/log.h"
 #include "rpc/spawn.h"
@@ -76,7 +78,7 @@ awaitable<Status> ServerConnection::ReadOne(const std::shared_ptr<ServerConnecti
     if (header.status().code() == Code::kFailedPrecondition) {
       // An unknown version: the rest of its header may mean something else, so answer on
       // request id 0, which a client reads as "about the whole connection".
-      Send(EncodeResponse(0, kConnectionRequestId, header.status()), false);
+      Send(Outgoing{EncodeResponse(0, kConnectionRequestId, header.status()), {}, false});
     }
     co_return header.status();
   }
@@ -86,7 +88,7 @@ awaitable<Status> ServerConnection::ReadOne(const std::shared_ptr<ServerConnecti
   }
   const Status limit = CheckPayloadLimit(*header, core_->options.max_payload_bytes);
   if (!limit.ok()) {
-    Send(EncodeResponse(header->method, header->request_id, limit), false);
+    Send(Outgoing{EncodeResponse(header->method, header->request_id, limit), {}, false});
     co_return limit;
   }
   Result<std::string> payload = co_await ReadFramePayload(socket_, *header);
@@ -122,7 +124,15 @@ awaitable<void> ServerConnection::Serve(std::shared_ptr<ServerConnection> /*self
                                std::to_string(core_->options.max_payload_bytes));
   }
   if (!open_) co_return;  // nobody to answer
-  Send(EncodeResponse(header.method, header.request_id, result), true);
+  if (!result.ok()) {
+    Send(Outgoing{EncodeResponse(header.method, header.request_id, result), {}, true});
+    co_return;
+  }
+  // The payload goes out after the header as it is (a 1 MiB chunk read is not copied again).
+  std::string answer = std::move(result).value();
+  std::string frame_header = EncodeFrameHeader(FrameType::kResponseOk, header.method,
+                                               header.request_id, answer.size(), Crc32c(answer));
+  Send(Outgoing{std::move(frame_header), std::move(answer), true});
 }
 
 awaitable<Result<std::string>> ServerConnection::Dispatch(uint32_t method, std::string payload) {
@@ -141,9 +151,9 @@ awaitable<Result<std::string>> ServerConnection::Dispatch(uint32_t method, std::
   }
 }
 
-void ServerConnection::Send(std::string frame, bool answers_request) {
+void ServerConnection::Send(Outgoing outgoing) {
   if (!open_) return;
-  out_.push_back(Outgoing{std::move(frame), answers_request});
+  out_.push_back(std::move(outgoing));
   if (!writing_) {
     writing_ = true;
     Spawn(core_->io, WriteLoop(shared_from_this()), "rpc server write loop");
@@ -152,17 +162,27 @@ void ServerConnection::Send(std::string frame, bool answers_request) {
 
 awaitable<void> ServerConnection::WriteLoop(std::shared_ptr<ServerConnection> /*self*/) {
   while (open_ && !out_.empty()) {
-    Outgoing next = std::move(out_.front());
-    out_.pop_front();
-    auto [ec, n] = co_await asio::async_write(socket_, asio::buffer(next.frame),
+    // Everything queued goes out in one write: concurrent answers cost one syscall, not many.
+    std::vector<Outgoing> batch(std::make_move_iterator(out_.begin()),
+                                std::make_move_iterator(out_.end()));
+    out_.clear();
+    std::vector<asio::const_buffer> buffers;
+    buffers.reserve(batch.size() * 2);
+    for (const Outgoing& next : batch) {
+      buffers.push_back(asio::buffer(next.frame));
+      if (!next.payload.empty()) buffers.push_back(asio::buffer(next.payload));
+    }
+    auto [ec, n] = co_await asio::async_write(socket_, buffers, TransferAll(),
                                               asio::as_tuple(use_awaitable));
     if (ec) {
       Close(Unavailable("write rpc frame: " + ec.message()));
       break;
     }
     Touch();
-    if (next.answers_request) {
-      --inflight_;
+    uint32_t answered = 0;
+    for (const Outgoing& next : batch) answered += next.answers_request ? 1 : 0;
+    if (answered > 0) {
+      inflight_ -= answered;
       slot_timer_.cancel();  // wakes the reader if it waits for a slot
     }
   }

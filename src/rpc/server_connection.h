@@ -56,7 +56,8 @@ class ServerConnection : public std::enable_shared_from_this<ServerConnection> {
 
  private:
   struct Outgoing {
-    std::string frame;
+    std::string frame;    // a whole frame, or only its header when `payload` follows
+    std::string payload;  // written after `frame`, not copied into it
     bool answers_request;  // frees a request slot once written
   };
 
@@ -68,7 +69,7 @@ class ServerConnection : public std::enable_shared_from_this<ServerConnection> {
   awaitable<void> Serve(std::shared_ptr<ServerConnection> self, FrameHeader header,
                         std::string payload);
   awaitable<Result<std::string>> Dispatch(uint32_t method, std::string payload);
-  void Send(std::string frame, bool answers_request);
+  void Send(Outgoing outgoing);
   awaitable<void> WriteLoop(std::shared_ptr<ServerConnection> self);
   awaitable<void> IdleWatch(std::shared_ptr<ServerConnection> self);
   void Touch() { last_progress_ = std::chrono::steady_clock::now(); }
