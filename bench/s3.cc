@@ -3,6 +3,7 @@
 //
 //   s3_bench --endpoints IP:PORT[,IP:PORT...] --access-key K --secret-key S --bucket B
 //            [--data-dir D] [--seconds 5] [--runs 3] [--only large|small]
+//            [--cnode-pids P,...] [--dnode-pids P,...]
 //
 // Prints PUT and GET MB/s for 8 MiB objects with 4 and 16 clients and PUT and GET ops/s for
 // 4 KiB objects with 16 clients, each with p50/p99 latency, as the median of --runs runs of
@@ -16,7 +17,9 @@
 // with UNSIGNED-PAYLOAD (no client-side hashing of bodies), request bodies sent from one
 // buffer per client and response bodies read into one reused buffer and dropped. Each PUT
 // stamps its identity into every 4 KiB of the body so that no two objects hold the same data.
-// Its own CPU use is printed beside each figure.
+// Its own CPU use is printed beside each figure, and with --cnode-pids / --dnode-pids the CPU
+// time those processes spent per operation (utime + stime of all their threads over the phase,
+// divided by the operations done): less sensitive to a noisy machine than the rates.
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -26,6 +29,8 @@
 #include <cstdio>
 #include <cstring>
 #include <ctime>
+#include <fstream>
+#include <sstream>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -183,8 +188,37 @@ double CpuSeconds() {
          static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
 }
 
+// User + system CPU seconds of every thread of the processes `pids`; a process that is gone
+// counts as 0.
+double ProcessCpuSeconds(const std::vector<int>& pids) {
+  static const double ticks_per_s = static_cast<double>(::sysconf(_SC_CLK_TCK));
+  double total = 0;
+  for (int pid : pids) {
+    std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+    std::string line;
+    if (!std::getline(in, line)) continue;
+    const size_t paren = line.rfind(')');  // the command name may hold spaces
+    if (paren == std::string::npos) continue;
+    std::istringstream fields(line.substr(paren + 2));
+    std::string field;
+    uint64_t utime = 0, stime = 0;
+    for (int i = 3; i <= 15 && fields >> field; ++i) {  // fields 14 and 15 of proc(5)
+      if (i == 14) utime = std::strtoull(field.c_str(), nullptr, 10);
+      if (i == 15) stime = std::strtoull(field.c_str(), nullptr, 10);
+    }
+    total += static_cast<double>(utime + stime) / ticks_per_s;
+  }
+  return total;
+}
+
+// The cluster processes whose CPU per operation is reported (may be empty).
+struct WatchedPids {
+  std::vector<int> cnodes, dnodes;
+};
+
 struct PhaseResult {
   double seconds = 0, ops_per_s = 0, mb_per_s = 0, p50_ms = 0, p99_ms = 0, client_cpu_pct = 0;
+  double cnode_us_per_op = 0, dnode_us_per_op = 0;
   uint64_t failures = 0;
 };
 
@@ -212,11 +246,13 @@ std::string Key(const std::string& bucket, const Load& load, int run, int client
 // Runs `load.clients` threads for `seconds`: PUTs of new objects, or GETs of the objects the
 // same client wrote in the PUT phase of this run (cycling through them).
 PhaseResult RunPhase(std::vector<Client>& clients, const std::string& bucket, const Load& load,
-                     int run, http::verb verb, double seconds) {
+                     int run, http::verb verb, double seconds, const WatchedPids& watched) {
   const auto start = Clock::now();
   const auto deadline =
       start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
   const double cpu_start = CpuSeconds();
+  const double cnode_cpu_start = ProcessCpuSeconds(watched.cnodes);
+  const double dnode_cpu_start = ProcessCpuSeconds(watched.dnodes);
   std::vector<std::thread> threads;
   for (int w = 0; w < load.clients; ++w) {
     threads.emplace_back([&, w] {
@@ -254,6 +290,8 @@ PhaseResult RunPhase(std::vector<Client>& clients, const std::string& bucket, co
   PhaseResult out;
   out.seconds = Seconds(start);
   out.client_cpu_pct = (CpuSeconds() - cpu_start) / out.seconds * 100;
+  const double cnode_cpu_s = ProcessCpuSeconds(watched.cnodes) - cnode_cpu_start;
+  const double dnode_cpu_s = ProcessCpuSeconds(watched.dnodes) - dnode_cpu_start;
   std::vector<float> all;
   uint64_t ops = 0, bytes = 0;
   for (int w = 0; w < load.clients; ++w) {
@@ -262,6 +300,10 @@ PhaseResult RunPhase(std::vector<Client>& clients, const std::string& bucket, co
     ops += c.ops, bytes += c.bytes, out.failures += c.failures;
   }
   out.ops_per_s = static_cast<double>(ops) / out.seconds;
+  if (ops > 0) {
+    out.cnode_us_per_op = cnode_cpu_s * 1e6 / static_cast<double>(ops);
+    out.dnode_us_per_op = dnode_cpu_s * 1e6 / static_cast<double>(ops);
+  }
   out.mb_per_s = static_cast<double>(bytes) / 1e6 / out.seconds;
   if (!all.empty()) {
     auto at = [&](double q) {
@@ -283,6 +325,7 @@ struct Options {
   double seconds = 5;
   int runs = 3;
   std::string only;  // "large", "small" or empty for both
+  WatchedPids watched;
 };
 
 std::vector<Client> MakeClients(const Options& o, int count) {
@@ -322,13 +365,15 @@ std::string Target(double figure, double target, const char* unit) {
   return line;
 }
 
-void Report(const Load& load, const char* op, const std::vector<PhaseResult>& runs, double target) {
-  std::vector<double> rate, p50, p99, cpu;
+void Report(const Load& load, const char* op, const std::vector<PhaseResult>& runs, double target,
+            const WatchedPids& watched) {
+  std::vector<double> rate, p50, p99, cpu, cnode_us, dnode_us;
   uint64_t failures = 0;
   const bool large = load.object_bytes >= (1 << 20);
   for (const PhaseResult& r : runs) {
     rate.push_back(large ? r.mb_per_s : r.ops_per_s);
     p50.push_back(r.p50_ms), p99.push_back(r.p99_ms), cpu.push_back(r.client_cpu_pct);
+    cnode_us.push_back(r.cnode_us_per_op), dnode_us.push_back(r.dnode_us_per_op);
     failures += r.failures;
   }
   const char* unit = large ? "MB/s " : "ops/s";
@@ -339,6 +384,24 @@ void Report(const Load& load, const char* op, const std::vector<PhaseResult>& ru
       *std::min_element(rate.begin(), rate.end()), *std::max_element(rate.begin(), rate.end()),
       Median(cpu), static_cast<unsigned long long>(failures),
       Target(Median(rate), target, unit).c_str());
+  if (!watched.cnodes.empty() || !watched.dnodes.empty()) {
+    std::printf("  %-5s %s CPU per op: CNodes %.0f us, DNodes %.0f us (medians; runs %.0f..%.0f us "
+                "on the CNodes)\n",
+                load.name, op, Median(cnode_us), Median(dnode_us),
+                *std::min_element(cnode_us.begin(), cnode_us.end()),
+                *std::max_element(cnode_us.begin(), cnode_us.end()));
+  }
+}
+
+bool ParsePids(const std::string& list, std::vector<int>& out) {
+  std::istringstream in(list);
+  std::string item;
+  while (std::getline(in, item, ',')) {
+    const int pid = std::atoi(item.c_str());
+    if (pid <= 0) return false;
+    out.push_back(pid);
+  }
+  return true;
 }
 
 bool ParseEndpoints(const std::string& list, std::vector<Endpoint>& out) {
@@ -362,6 +425,7 @@ bool ParseEndpoints(const std::string& list, std::vector<Endpoint>& out) {
 int Main(int argc, char** argv) {
   Options o;
   std::string endpoints;
+  bool pids_ok = true;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string flag = argv[i], value = argv[i + 1];
     if (flag == "--endpoints")
@@ -380,12 +444,17 @@ int Main(int argc, char** argv) {
       o.runs = std::max(1, std::atoi(value.c_str()));
     else if (flag == "--only")
       o.only = value;
+    else if (flag == "--cnode-pids")
+      pids_ok &= ParsePids(value, o.watched.cnodes);
+    else if (flag == "--dnode-pids")
+      pids_ok &= ParsePids(value, o.watched.dnodes);
   }
   if (!ParseEndpoints(endpoints, o.endpoints) || o.credentials.access_key_id.empty() ||
-      o.bucket.empty()) {
+      o.bucket.empty() || !pids_ok) {
     std::fprintf(stderr,
                  "usage: s3_bench --endpoints IP:PORT[,IP:PORT...] --access-key K --secret-key S "
-                 "--bucket B [--data-dir D] [--seconds 5] [--runs 3] [--only large|small]\n");
+                 "--bucket B [--data-dir D] [--seconds 5] [--runs 3] [--only large|small] "
+                 "[--cnode-pids P,...] [--dnode-pids P,...]\n");
     return 2;
   }
   std::setvbuf(stdout, nullptr, _IOLBF, 0);
@@ -408,16 +477,18 @@ int Main(int argc, char** argv) {
   // Warm-up: connections, the CNodes' caches and allocators, the page cache of the drives.
   for (const Load& load : loads) {
     SizeBodies(clients, load.object_bytes);
-    RunPhase(clients, o.bucket, load, 0, http::verb::put, 1);
-    RunPhase(clients, o.bucket, load, 0, http::verb::get, 1);
+    RunPhase(clients, o.bucket, load, 0, http::verb::put, 1, o.watched);
+    RunPhase(clients, o.bucket, load, 0, http::verb::get, 1, o.watched);
   }
   printed_errors = 0;
   std::vector<std::vector<PhaseResult>> puts(loads.size()), gets(loads.size());
   for (int run = 1; run <= o.runs; ++run) {
     for (size_t l = 0; l < loads.size(); ++l) {
       SizeBodies(clients, loads[l].object_bytes);
-      puts[l].push_back(RunPhase(clients, o.bucket, loads[l], run, http::verb::put, o.seconds));
-      gets[l].push_back(RunPhase(clients, o.bucket, loads[l], run, http::verb::get, o.seconds));
+      puts[l].push_back(
+          RunPhase(clients, o.bucket, loads[l], run, http::verb::put, o.seconds, o.watched));
+      gets[l].push_back(
+          RunPhase(clients, o.bucket, loads[l], run, http::verb::get, o.seconds, o.watched));
     }
   }
   std::printf(
@@ -425,8 +496,8 @@ int Main(int argc, char** argv) {
       "clients spread over the endpoints):\n");
   for (size_t l = 0; l < loads.size(); ++l) {
     const bool small = loads[l].object_bytes < (1 << 20);
-    Report(loads[l], "PUT", puts[l], small ? 4000 : 0);
-    Report(loads[l], "GET", gets[l], small ? 12000 : 0);
+    Report(loads[l], "PUT", puts[l], small ? 4000 : 0, o.watched);
+    Report(loads[l], "GET", gets[l], small ? 12000 : 0, o.watched);
   }
   std::printf("  (for 8 MiB objects, compare with min(fsync'd write, loopback TCP) = %.0f MB/s)\n",
               std::min(limits.fsync_write_mbs, limits.loopback_tcp_mbs));

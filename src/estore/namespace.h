@@ -112,6 +112,18 @@ class Namespace {
   };
   Result<ReadView> ReadViewOf(uint64_t ino, uint64_t offset, uint64_t length);
 
+  // Reads inside a caller's transaction, for readers that take several things from one
+  // snapshot (an S3 GET: access key, bucket, object and extents in one read transaction).
+  //
+  // Resolve in `txn`. The directories on the way are known from their entries (an entry
+  // records its inode's type), so only the last component's inode is loaded; `root` must be a
+  // directory. Errors as Resolve's (a path through a file is InvalidArgument).
+  static Result<Inode> ResolveIn(meta::Transaction& txn, std::string_view path,
+                                 uint64_t root = kRootIno);
+  // ReadViewOf in `txn`, for `inode` as read in `txn`.
+  static Result<ReadView> ReadViewIn(meta::Transaction& txn, const Inode& inode,
+                                     uint64_t offset, uint64_t length);
+
   // The extents overlapping [offset, offset + length), in offset order.
   Result<std::vector<Extent>> Extents(uint64_t ino, uint64_t offset, uint64_t length);
   // Records that [offset, offset + length) of the file now lives at `location` (already

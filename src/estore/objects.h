@@ -60,6 +60,13 @@ class ObjectStore {
   awaitable<Result<ReadResult>> Read(uint64_t ino, uint64_t offset, uint64_t length);
   // Inode and attributes only (a directory too).
   Result<Namespace::ReadView> Stat(uint64_t ino) { return ns_->ReadViewOf(ino, 0, 0); }
+  // Bytes [offset, offset + length) of the file `view` describes, clipped to its size, from
+  // the view's extents (which must cover the range: Namespace::ReadViewIn of it). For readers
+  // that take the view from a snapshot of their own. Corruption or NotFound if an extent names
+  // data that moved since the view was read (migration, reclaim; never other data): read a new
+  // view then. A range inside one extent comes back as the data plane's buffer, not copied.
+  awaitable<Result<std::string>> ReadFromView(const Namespace::ReadView& view, uint64_t offset,
+                                              uint64_t length);
 
   // Unlinks file `name` of `dir`; its space is reclaimed in the background.
   Status Unlink(uint64_t dir, std::string_view name);

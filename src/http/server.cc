@@ -114,17 +114,48 @@ class ConnectionSlot {
 
 enum class Body { kSend, kOmit };  // kOmit: the answer to HEAD carries the header only
 
+// The status line and header fields of `res` as Beast's serializer writes them, in one buffer.
+std::string SerializedHeader(const Response& res) {
+  std::string out;
+  size_t bytes = 64;
+  for (const auto& field : res) bytes += field.name_string().size() + field.value().size() + 4;
+  out.reserve(bytes);
+  out.append(res.version() == 10 ? "HTTP/1.0 " : "HTTP/1.1 ");
+  out.append(std::to_string(res.result_int()));
+  out.push_back(' ');
+  out.append(res.reason());
+  out.append("\r\n");
+  for (const auto& field : res) {
+    out.append(field.name_string());
+    out.append(": ");
+    out.append(field.value());
+    out.append("\r\n");
+  }
+  out.append("\r\n");
+  return out;
+}
+
 template <typename Stream>
 awaitable<After> SendFinal(State& state, Stream& stream, Response res, After after,
                            Body body = Body::kSend) {
   beast::get_lowest_layer(stream).expires_after(state.options.write_timeout);
   boost::system::error_code ec;
-  if (body == Body::kSend) {
-    std::tie(ec, std::ignore) = co_await bhttp::async_write(stream, res, kTuple);
-  } else {
-    bhttp::response_serializer<bhttp::string_body> serializer(res);
-    std::tie(ec, std::ignore) = co_await bhttp::async_write_header(stream, serializer, kTuple);
+  if (res.chunked()) {  // not what FinishResponse makes; Beast frames it
+    if (body == Body::kSend) {
+      std::tie(ec, std::ignore) = co_await bhttp::async_write(stream, res, kTuple);
+    } else {
+      bhttp::response_serializer<bhttp::string_body> serializer(res);
+      std::tie(ec, std::ignore) = co_await bhttp::async_write_header(stream, serializer, kTuple);
+    }
+    co_return ec ? After::kDrop : after;
   }
+  // Header and body in one gathered write: one syscall for most answers, and the body is
+  // never copied.
+  const std::string header = SerializedHeader(res);
+  const std::array<asio::const_buffer, 2> buffers{
+      asio::buffer(header),
+      body == Body::kSend ? asio::buffer(res.body()) : asio::const_buffer()};
+  std::tie(ec, std::ignore) = co_await asio::async_write(stream, buffers, kTuple);
   co_return ec ? After::kDrop : after;
 }
 

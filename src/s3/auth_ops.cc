@@ -3,6 +3,8 @@
 // x-amz-checksum-* values. Every request must be signed by a known, enabled access key.
 #include <charconv>
 
+#include <boost/beast/http/verb.hpp>
+
 #include "common/log.h"
 #include "s3/checksum.h"
 #include "s3/chunked.h"
@@ -11,6 +13,7 @@
 #include "s3/sigv4.h"
 
 namespace dase::s3 {
+namespace bhttp = boost::beast::http;
 namespace {
 
 S3Error FromAuthError(const AuthError& e) {
@@ -59,6 +62,12 @@ S3Error FromBodyError(const BodyError& e) {
 
 }  // namespace
 
+bool S3Service::ReadsObject(const S3Request& r) {
+  bhttp::verb method = r.http->method();
+  return (method == bhttp::verb::get || method == bhttp::verb::head) && !r.key.empty() &&
+         !r.HasQuery("uploadId");
+}
+
 std::optional<S3Error> S3Service::Authenticate(S3Request& r) {
   http::Request& request = *r.http;
   SigV4Request sig;
@@ -73,7 +82,12 @@ std::optional<S3Error> S3Service::Authenticate(S3Request& r) {
   std::optional<KeyInfo> key;
   Status lookup_error = Status::Ok();
   SecretLookup lookup = [&](std::string_view access_key) -> Result<std::string> {
-    auto found = catalog_.LookupKeyAndBucket(access_key, r.bucket);
+    auto txn = store_->Begin();
+    if (!txn.ok()) {
+      lookup_error = txn.status();
+      return txn.status();
+    }
+    auto found = catalog_.LookupKeyAndBucket(**txn, access_key, r.bucket);
     if (!found.ok()) {
       lookup_error = found.status();
       return found.status();
@@ -81,6 +95,7 @@ std::optional<S3Error> S3Service::Authenticate(S3Request& r) {
     if (!found->key) return NotFound("no such access key");
     key = std::move(found->key);
     r.bucket_record = std::move(found->bucket);
+    if (ReadsObject(r)) r.snapshot = std::move(txn).value();
     return key->secret;
   };
   int64_t now_s = env_->NowMicros() / 1000000;
@@ -88,6 +103,7 @@ std::optional<S3Error> S3Service::Authenticate(S3Request& r) {
   options.signing_keys = &signing_keys_;  // the secret is still read above, every time
   auto verified = VerifyRequest(sig, lookup, now_s, options);
   if (!verified.ok()) {
+    r.snapshot.reset();
     if (!lookup_error.ok()) LOG_WARN("s3: access key lookup failed: {}", lookup_error.ToString());
     return FromAuthError(verified.error());
   }

@@ -83,10 +83,16 @@ Result<std::optional<Bucket>> Catalog::FindBucket(std::string_view name) {
 Result<KeyAndBucket> Catalog::LookupKeyAndBucket(std::string_view access_key,
                                                  std::string_view bucket) {
   ASSIGN_OR_RETURN(auto txn, store_->Begin());
+  return LookupKeyAndBucket(*txn, access_key, bucket);
+}
+
+Result<KeyAndBucket> Catalog::LookupKeyAndBucket(meta::Transaction& txn,
+                                                 std::string_view access_key,
+                                                 std::string_view bucket) {
   KeyAndBucket out;
-  ASSIGN_OR_RETURN(out.key, KeyIn(*txn, access_key));
+  ASSIGN_OR_RETURN(out.key, KeyIn(txn, access_key));
   // Only a known key's request gets as far as its bucket.
-  if (out.key) out.bucket = BucketIn(*txn, bucket);
+  if (out.key) out.bucket = BucketIn(txn, bucket);
   return out;
 }
 

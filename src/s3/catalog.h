@@ -64,6 +64,9 @@ class Catalog {
   // The access key (nullopt if unknown or revoked) and FindBucket(bucket), in one read
   // transaction.
   Result<KeyAndBucket> LookupKeyAndBucket(std::string_view access_key, std::string_view bucket);
+  // The same in the caller's transaction, which may go on to read more from that snapshot.
+  Result<KeyAndBucket> LookupKeyAndBucket(meta::Transaction& txn, std::string_view access_key,
+                                          std::string_view bucket);
   Result<std::optional<Bucket>> FindBucket(std::string_view name);
   Result<std::vector<Bucket>> Buckets();
   // A view at "/<name>" with the S3 protocol, owned by `owner`, its directory created.

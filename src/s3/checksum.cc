@@ -288,7 +288,19 @@ std::string Md5(std::string_view data) {
 }
 
 std::string Sha256(std::string_view data) {
-  return ComputeChecksum(ChecksumAlgorithm::kSha256, data);
+  // One context per thread, initialized again for every digest: SigV4 hashes a canonical
+  // request per request, and making a context costs about as much as hashing it.
+  struct CtxFree {
+    void operator()(EVP_MD_CTX* ctx) const { EVP_MD_CTX_free(ctx); }
+  };
+  thread_local const std::unique_ptr<EVP_MD_CTX, CtxFree> ctx(EVP_MD_CTX_new());
+  CHECK(ctx != nullptr) << "EVP_MD_CTX_new failed";
+  unsigned char out[EVP_MAX_MD_SIZE];
+  unsigned int n = 0;
+  CHECK(EVP_DigestInit_ex(ctx.get(), Sha256Digest(), nullptr) == 1) << "EVP_DigestInit_ex failed";
+  CHECK(EVP_DigestUpdate(ctx.get(), data.data(), data.size()) == 1) << "EVP_DigestUpdate";
+  CHECK(EVP_DigestFinal_ex(ctx.get(), out, &n) == 1) << "EVP_DigestFinal_ex";
+  return std::string(reinterpret_cast<const char*>(out), n);
 }
 
 uint32_t Crc32(std::string_view data) { return Crc32Update(0, data); }

@@ -275,100 +275,111 @@ awaitable<http::Response> S3Service::CopyObject(S3Request& r, const Bucket& b) {
   co_return XmlReply(200, w.Finish());
 }
 
-awaitable<http::Response> S3Service::GetObject(S3Request& r, const Bucket& b, bool head) {
-  if (auto key_error = CheckKey(r.key)) co_return Error(r, *key_error);
-  auto inode = ResolveObject(b, r.key);
-  if (!inode.ok()) {
-    Code c = inode.status().code();
-    if (c == Code::kNotFound || c == Code::kInvalidArgument) {
-      co_return Error(r, {404, "NoSuchKey", "The specified key does not exist."});
-    }
-    co_return ErrorFrom(r, inode.status(), "NoSuchKey");
+S3Service::ObjectHead S3Service::ObjectReply(const S3Request& r, const Inode& file,
+                                             const ObjectAttrs& attrs,
+                                             const std::optional<ByteRange>& range,
+                                             bool unsatisfiable) {
+  bool not_modified = false;
+  if (auto failed = CheckConditions(r, attrs.etag, file.mtime_us, &not_modified)) {
+    return {Error(r, *failed), true};
   }
-  std::string range_header = r.Header("range");
-  // A whole file is read with its attributes from one snapshot. Otherwise size and attributes
-  // first, then the range; if the object changed in between, again.
-  for (int attempt = 0;; ++attempt) {
-    Inode file;
-    std::optional<std::string> raw_attrs;
-    std::optional<std::string> whole;
-    if (!head && range_header.empty() && inode->type == FileType::kFile) {
-      auto read = co_await objects_->Read(inode->ino, 0, estore::kFileBytesMax);
-      if (!read.ok()) co_return ErrorFrom(r, read.status(), "NoSuchKey");
-      file = read->inode;
-      raw_attrs = std::move(read->attrs);
-      whole = std::move(read->data);
-    } else {
-      auto stat = objects_->Stat(inode->ino);
-      if (!stat.ok()) co_return ErrorFrom(r, stat.status(), "NoSuchKey");
-      file = stat->inode;
-      raw_attrs = std::move(stat->attrs);
-    }
-    ObjectAttrs attrs;
-    if (raw_attrs) {
-      auto decoded = DecodeObjectAttrs(*raw_attrs);
-      if (decoded.ok()) attrs = std::move(decoded).value();
-    }
-    if (attrs.etag.empty()) attrs.etag = fmt::format("{:016x}{:016x}", file.ino, file.change);
-    bool not_modified = false;
-    if (auto failed = CheckConditions(r, attrs.etag, file.mtime_us, &not_modified)) {
-      co_return Error(r, *failed);
-    }
-    http::Response reply = XmlReply(200, "");
-    reply.set(bhttp::field::etag, Quoted(attrs.etag));
-    reply.set(bhttp::field::last_modified, HttpDate(file.mtime_us));
-    if (not_modified) {
-      reply.result(bhttp::status::not_modified);
-      co_return reply;
-    }
-    reply.set(bhttp::field::accept_ranges, "bytes");
-    for (const auto& [name, value] : attrs.headers) reply.set(name, value);
-    if (attrs.parts > 0) reply.set("x-amz-mp-parts-count", std::to_string(attrs.parts));
-    // Presigned GETs may override response headers.
+  http::Response reply{bhttp::status::ok, 11};
+  reply.set(bhttp::field::etag, Quoted(attrs.etag));
+  reply.set(bhttp::field::last_modified, HttpDate(file.mtime_us));
+  if (not_modified) {
+    reply.result(bhttp::status::not_modified);
+    return {std::move(reply), true};
+  }
+  reply.set(bhttp::field::accept_ranges, "bytes");
+  for (const auto& [name, value] : attrs.headers) reply.set(name, value);
+  if (attrs.parts > 0) reply.set("x-amz-mp-parts-count", std::to_string(attrs.parts));
+  // Presigned GETs may override response headers.
+  if (!r.query.empty()) {
     for (const char* name : {"content-type", "content-language", "expires", "cache-control",
                              "content-disposition", "content-encoding"}) {
       std::string value = r.Query(std::string("response-") + name);
       if (!value.empty()) reply.set(name, value);
     }
-    uint64_t size = file.type == FileType::kFile ? file.size : 0;
-    uint64_t first = 0;
-    uint64_t length = size;
-    bool partial = false;
-    if (!range_header.empty()) {
-      bool unsatisfiable = false;
-      auto range = ParseRange(range_header, size, &unsatisfiable);
-      if (unsatisfiable) {
-        S3Error e{416, "InvalidRange", "The requested range is not satisfiable"};
-        http::Response err = Error(r, e);
-        err.set(bhttp::field::content_range, fmt::format("bytes */{}", size));
-        co_return err;
+  }
+  const uint64_t size = file.type == FileType::kFile ? file.size : 0;
+  if (unsatisfiable) {
+    http::Response err = Error(r, {416, "InvalidRange", "The requested range is not satisfiable"});
+    err.set(bhttp::field::content_range, fmt::format("bytes */{}", size));
+    return {std::move(err), true};
+  }
+  if (range) {
+    reply.result(bhttp::status::partial_content);
+    reply.set(bhttp::field::content_range,
+              fmt::format("bytes {}-{}/{}", range->first, range->last, size));
+  } else if (!attrs.checksum.empty() && r.Header("x-amz-checksum-mode") == "ENABLED") {
+    auto algorithm = ParseChecksumAlgorithmName(attrs.checksum_algorithm);
+    if (algorithm.ok()) reply.set(ChecksumHeaderName(*algorithm), attrs.checksum);
+  }
+  return {std::move(reply), false};
+}
+
+awaitable<http::Response> S3Service::GetObject(S3Request& r, const Bucket& b, bool head) {
+  if (auto key_error = CheckKey(r.key)) co_return Error(r, *key_error);
+  auto key_path = SplitKey(r.key);
+  if (!key_path.ok()) co_return Error(r, {404, "NoSuchKey", "The specified key does not exist."});
+  const std::string path = fmt::format("{}/{}", b.path, key_path->Full());
+  const std::string range_header = r.Header("range");
+  // Inode, attributes and extents come from one snapshot: the one the key and the bucket were
+  // read in, when Authenticate kept it. If the data moved before it was read (migration,
+  // reclaim: an error, never other bytes), all again from a new snapshot.
+  std::unique_ptr<meta::Transaction> snapshot = std::move(r.snapshot);
+  constexpr int kAttempts = 3;
+  for (int attempt = 1;; ++attempt) {
+    if (!snapshot) {
+      auto begun = store_->Begin();
+      if (!begun.ok()) co_return ErrorFrom(r, begun.status(), "NoSuchKey");
+      snapshot = std::move(begun).value();
+    }
+    auto inode = estore::Namespace::ResolveIn(*snapshot, path);
+    if (!inode.ok()) {
+      Code c = inode.status().code();
+      if (c != Code::kNotFound && c != Code::kInvalidArgument) {
+        co_return ErrorFrom(r, inode.status(), "NoSuchKey");
       }
-      if (range) {
-        first = range->first;
-        length = range->last - range->first + 1;
-        partial = true;
-        reply.result(bhttp::status::partial_content);
-        reply.set(bhttp::field::content_range,
-                  fmt::format("bytes {}-{}/{}", range->first, range->last, size));
-      }
+      co_return Error(r, {404, "NoSuchKey", "The specified key does not exist."});
     }
-    if (!partial && !attrs.checksum.empty() && r.Header("x-amz-checksum-mode") == "ENABLED") {
-      auto algorithm = ParseChecksumAlgorithmName(attrs.checksum_algorithm);
-      if (algorithm.ok()) reply.set(ChecksumHeaderName(*algorithm), attrs.checksum);
+    if (key_path->marker != (inode->type == FileType::kDirectory)) {
+      co_return Error(r, {404, "NoSuchKey", "The specified key does not exist."});
     }
-    if (head || length == 0) {
-      reply.set(bhttp::field::content_length, std::to_string(length));
-      co_return reply;
+    const uint64_t size = inode->type == FileType::kFile ? inode->size : 0;
+    bool unsatisfiable = false;
+    std::optional<ByteRange> range;
+    if (!range_header.empty()) range = ParseRange(range_header, size, &unsatisfiable);
+    const uint64_t first = range ? range->first : 0;
+    const uint64_t length = range ? range->last - range->first + 1 : size;
+    const bool body = !head && !unsatisfiable && length > 0;
+    auto view = estore::Namespace::ReadViewIn(*snapshot, *inode, first, body ? length : 0);
+    snapshot.reset();  // nothing more to read from it; never held across a wait
+    if (!view.ok()) co_return ErrorFrom(r, view.status(), "NoSuchKey");
+    // A directory is an object only while it carries a marker.
+    if (key_path->marker && !view->attrs) {
+      co_return Error(r, {404, "NoSuchKey", "The specified key does not exist."});
     }
-    if (whole) {
-      reply.body() = std::move(*whole);
-      co_return reply;
+    ObjectAttrs attrs;
+    if (view->attrs) {
+      auto decoded = DecodeObjectAttrs(*view->attrs);
+      if (decoded.ok()) attrs = std::move(decoded).value();
     }
-    auto read = co_await objects_->Read(file.ino, first, length);
-    if (!read.ok()) co_return ErrorFrom(r, read.status(), "NoSuchKey");
-    if (read->inode.change != file.change && attempt < 3) continue;
-    reply.body() = std::move(read->data);
-    co_return reply;
+    if (attrs.etag.empty()) attrs.etag = fmt::format("{:016x}{:016x}", inode->ino, inode->change);
+    ObjectHead answer = ObjectReply(r, *inode, attrs, range, unsatisfiable);
+    if (answer.final) co_return std::move(answer.reply);
+    if (!body) {
+      answer.reply.set(bhttp::field::content_length, std::to_string(length));
+      co_return std::move(answer.reply);
+    }
+    auto data = co_await objects_->ReadFromView(*view, first, length);
+    if (!data.ok()) {
+      Code c = data.status().code();
+      if ((c == Code::kCorruption || c == Code::kNotFound) && attempt < kAttempts) continue;
+      co_return ErrorFrom(r, data.status(), "NoSuchKey");
+    }
+    answer.reply.body() = std::move(data).value();
+    co_return std::move(answer.reply);
   }
 }
 

@@ -125,13 +125,20 @@ awaitable<http::Response> S3Service::Handle(http::Request& request, const http::
   }
   reply.set("x-amz-request-id", r.request_id);
   reply.set(bhttp::field::server, "dase");
-  reply.set(bhttp::field::date, HttpDate(env_->NowMicros()));
+  const int64_t now_s = env_->NowMicros() / 1000000;
+  if (now_s != date_second_) {  // formatted once a second
+    date_second_ = now_s;
+    date_ = HttpDate(now_s * 1000000);
+  }
+  reply.set(bhttp::field::date, date_);
   co_return reply;
 }
 
 awaitable<http::Response> S3Service::Dispatch(S3Request& r) {
   using bhttp::verb;
   verb method = r.http->method();
+  // Only GetObject reads in Authenticate's snapshot; it is never held across a wait.
+  if (!ReadsObject(r)) r.snapshot.reset();
   if (r.bucket.empty()) {
     if (method == verb::get) co_return ListBuckets(r);
     co_return Error(r, {405, "MethodNotAllowed",

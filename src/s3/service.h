@@ -31,6 +31,7 @@
 #include "http/server.h"
 #include "meta/kv.h"
 #include "s3/catalog.h"
+#include "s3/http_util.h"
 #include "s3/object_attrs.h"
 #include "s3/signing_key_cache.h"
 
@@ -80,6 +81,10 @@ struct S3Request {
   Identity identity;
   // FindBucket's answer for `bucket` when Authenticate read it with the access key.
   std::optional<Result<std::optional<Bucket>>> bucket_record;
+  // For GET and HEAD of an object: the read transaction Authenticate read the key and the
+  // bucket in, for GetObject to read the object from the same snapshot (one transaction per
+  // request). Released before the request first waits on anything.
+  std::unique_ptr<meta::Transaction> snapshot;
   std::string body;  // the payload, decoded and verified
   // A checksum the client sent (header or trailer) and was verified: algorithm and base64.
   std::string checksum_algorithm;
@@ -104,6 +109,8 @@ class S3Service {
   // Routing and authentication; fills `out` or gives the error.
   std::optional<S3Error> Route(http::Request& request, S3Request& out);
   std::optional<S3Error> Authenticate(S3Request& r);
+  // GET or HEAD of an object: GetObject, which reads in Authenticate's snapshot.
+  static bool ReadsObject(const S3Request& r);
   awaitable<Reply> Dispatch(S3Request& r);
 
   // Buckets.
@@ -118,6 +125,14 @@ class S3Service {
   awaitable<Reply> PutObject(S3Request& r, const Bucket& b);
   awaitable<Reply> CopyObject(S3Request& r, const Bucket& b);
   awaitable<Reply> GetObject(S3Request& r, const Bucket& b, bool head);
+  // The answer to a GET or HEAD of `file` with `attrs`, but for the body; `final` when it is
+  // complete as it is: a failed condition, 304, or a range that selects nothing.
+  struct ObjectHead {
+    Reply reply;
+    bool final = false;
+  };
+  ObjectHead ObjectReply(const S3Request& r, const estore::Inode& file, const ObjectAttrs& attrs,
+                         const std::optional<ByteRange>& range, bool unsatisfiable);
   Reply DeleteObject(S3Request& r, const Bucket& b);
 
   // Multipart uploads.
@@ -161,6 +176,9 @@ class S3Service {
   Catalog catalog_;
   SigningKeyCache signing_keys_;
   uint64_t request_counter_ = 0;
+  // The Date header of answers, for the second it was formatted in.
+  int64_t date_second_ = -1;
+  std::string date_;
 };
 
 // Serves an S3Service on a set of addresses (the CNode's VIPs), one HTTP server per address so
