@@ -76,17 +76,7 @@ Result<Inode> Namespace::Lookup(uint64_t dir, std::string_view name) {
 
 Result<Inode> Namespace::Resolve(std::string_view path, uint64_t root) {
   ASSIGN_OR_RETURN(auto txn, store_->Begin());
-  ASSIGN_OR_RETURN(Inode current, LoadInode(*txn, root));
-  for (std::string_view part : SplitPath(path)) {
-    RETURN_IF_ERROR(ValidateName(part));
-    if (current.type != FileType::kDirectory) {
-      return InvalidArgument(std::string(part) + ": a path component is not a directory");
-    }
-    ASSIGN_OR_RETURN(auto entry, LoadEntry(*txn, current.ino, part));
-    if (!entry) return NotFound(std::string(path) + ": no such file or directory");
-    ASSIGN_OR_RETURN(current, LoadInode(*txn, entry->ino));
-  }
-  return current;
+  return ResolveIn(*txn, path, root);
 }
 
 Result<Inode> Namespace::Create(uint64_t dir, std::string_view name, const NewNode& node,

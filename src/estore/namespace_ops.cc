@@ -194,13 +194,8 @@ void Namespace::PutObjectAttrs(meta::Transaction& txn, uint64_t ino, std::string
 
 Result<Namespace::ReadView> Namespace::ReadViewOf(uint64_t ino, uint64_t offset, uint64_t length) {
   ASSIGN_OR_RETURN(auto txn, store_->Begin());
-  ReadView view;
-  ASSIGN_OR_RETURN(view.inode, LoadInode(*txn, ino));
-  ASSIGN_OR_RETURN(view.attrs, txn->Get(ObjectAttrsKey(ino)));
-  if (view.inode.type == FileType::kFile && length > 0) {
-    ASSIGN_OR_RETURN(view.extents, ScanExtents(*txn, ino, offset, offset + length));
-  }
-  return view;
+  ASSIGN_OR_RETURN(Inode inode, LoadInode(*txn, ino));
+  return ReadViewIn(*txn, inode, offset, length);
 }
 
 Result<std::vector<Extent>> Namespace::Extents(uint64_t ino, uint64_t offset, uint64_t length) {
