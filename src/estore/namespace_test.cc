@@ -55,6 +55,52 @@ class NamespaceTest : public ::testing::Test {
   std::unique_ptr<Namespace> ns_;
 };
 
+// An S3 GET resolves and reads a file inside the snapshot its access key was read in.
+TEST_F(NamespaceTest, ResolveInAndReadViewInReadOneSnapshot) {
+  auto dir = ns_->MakeDirs("/a/b");
+  ASSERT_OK(dir.status());
+  std::vector<Extent> extents{Extent{0, 10, "loc-1", 0}, Extent{10, 5, "loc-2", 3}};
+  auto put = ns_->PutFile(dir->ino, "f", NewNode{}, extents, 15);
+  ASSERT_OK(put.status());
+  ASSERT_OK(ns_->SetObjectAttrs(put->inode.ino, std::string("attrs")));
+  auto begun = store_->Begin();
+  ASSERT_OK(begun.status());
+  meta::Transaction& txn = **begun;
+
+  for (std::string_view path : {"/a/b/f", "a//b/f/"}) {
+    auto found = Namespace::ResolveIn(txn, path);
+    ASSERT_OK(found.status());
+    EXPECT_EQ(found->ino, put->inode.ino) << path;
+    EXPECT_EQ(found->size, 15u) << path;
+  }
+  EXPECT_EQ(Namespace::ResolveIn(txn, "/")->ino, kRootIno);
+  EXPECT_EQ(Namespace::ResolveIn(txn, "/a/b")->ino, dir->ino);
+  EXPECT_EQ(Namespace::ResolveIn(txn, "b/f", ns_->Resolve("/a")->ino)->ino, put->inode.ino);
+  EXPECT_EQ(Namespace::ResolveIn(txn, "/a/missing").status().code(), Code::kNotFound);
+  EXPECT_EQ(Namespace::ResolveIn(txn, "/a/b/f/g").status().code(), Code::kInvalidArgument);
+  EXPECT_EQ(Namespace::ResolveIn(txn, "/a/../b").status().code(), Code::kInvalidArgument);
+
+  auto view = Namespace::ReadViewIn(txn, put->inode, 11, 2);  // inside the second extent
+  ASSERT_OK(view.status());
+  ASSERT_EQ(view->extents.size(), 1u);
+  EXPECT_EQ(view->extents[0].location, "loc-2");
+  EXPECT_EQ(view->attrs, std::optional<std::string>("attrs"));
+  EXPECT_TRUE(Namespace::ReadViewIn(txn, put->inode, 0, 0)->extents.empty());
+
+  // An overwrite after the snapshot was taken is not seen in it; a new lookup sees it.
+  ASSERT_OK(ns_->PutFile(dir->ino, "f", NewNode{}, {Extent{0, 4, "loc-3", 0}}, 4).status());
+  auto old = Namespace::ReadViewIn(txn, *Namespace::ResolveIn(txn, "/a/b/f"), 0, 15);
+  ASSERT_OK(old.status());
+  EXPECT_EQ(old->inode.size, 15u);
+  EXPECT_EQ(old->extents.size(), 2u);
+  EXPECT_EQ(old->attrs, std::optional<std::string>("attrs"));
+  auto now = ns_->ReadViewOf(ns_->Resolve("/a/b/f")->ino, 0, 15);
+  ASSERT_OK(now.status());
+  EXPECT_EQ(now->inode.size, 4u);
+  ASSERT_EQ(now->extents.size(), 1u);
+  EXPECT_EQ(now->extents[0].location, "loc-3");
+}
+
 TEST_F(NamespaceTest, CreateLookupResolveAndList) {
   Inode a = Make(kRootIno, "a", FileType::kDirectory);
   Inode f = Make(a.ino, "f", FileType::kFile);
