@@ -9,10 +9,11 @@
 //
 // Concurrency model. Each Transaction has its own SQLite connection (pooled by the Store) and
 // reads from one consistent snapshot, taken at its first read and held until Commit or
-// destruction. Commit takes the database write lock (BEGIN IMMEDIATE, waiting up to
-// busy_timeout_ms for other writers), checks that every key and every scanned range it read
-// still has the versions it saw, applies the writes stamped with a new commit number, and
-// commits. A read-only transaction commits without touching the file: its snapshot is a
+// destruction. Commit first tries to write inside that snapshot, which SQLite allows only
+// while no other commit came after it (nothing read can have changed then). Otherwise it takes
+// the database write lock (BEGIN IMMEDIATE, waiting up to busy_timeout_ms for other writers),
+// checks that every key and every scanned range it read still has the versions it saw, applies
+// the writes stamped with a new commit number, and commits. A read-only transaction commits without touching the file: its snapshot is a
 // consistent prefix of the serial commit order. Keep transactions short: an open snapshot
 // stops SQLite from checkpointing past it, so the WAL grows meanwhile.
 //
