@@ -10,7 +10,6 @@
 // Thread-safety: none; one memo per thread.
 #pragma once
 
-#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <map>
@@ -23,6 +22,7 @@
 #include "common/check.h"
 #include "common/result.h"
 #include "meta/kv.h"
+#include "s3/lru.h"
 
 namespace dase::s3 {
 
@@ -55,7 +55,7 @@ class RecordMemo {
   void Put(std::string_view name, Records records, T answer) {
     auto it = entries_.find(name);
     if (it == entries_.end()) {
-      if (entries_.size() >= capacity_) EvictOne();
+      if (entries_.size() >= capacity_) EraseLeastRecentlyUsed(entries_);
       it = entries_.emplace(std::string(name), Entry{}).first;
     }
     it->second = Entry{std::move(records), std::move(answer), ++use_counter_};
@@ -69,14 +69,6 @@ class RecordMemo {
     T answer;
     uint64_t last_used = 0;
   };
-
-  // A linear scan: answers are computed rarely (once per key or bucket, and on changes).
-  void EvictOne() {
-    auto oldest = std::min_element(entries_.begin(), entries_.end(), [](const auto& a, const auto& b) {
-      return a.second.last_used < b.second.last_used;
-    });
-    if (oldest != entries_.end()) entries_.erase(oldest);
-  }
 
   size_t capacity_;
   std::map<std::string, Entry, std::less<>> entries_;

@@ -1,9 +1,8 @@
 #include "s3/signing_key_cache.h"
 
-#include <algorithm>
-
 #include "common/check.h"
 #include "s3/canonical.h"
+#include "s3/lru.h"
 
 namespace dase::s3 {
 
@@ -30,16 +29,9 @@ std::string SigningKeyCache::KeyFor(std::string_view access_key_id, std::string_
     it->second = Entry{std::string(secret), key, use_counter_};
     return key;
   }
-  if (entries_.size() >= capacity_) EvictOne();
+  if (entries_.size() >= capacity_) EraseLeastRecentlyUsed(entries_);
   entries_.emplace(std::move(scope), Entry{std::string(secret), key, use_counter_});
   return key;
-}
-
-void SigningKeyCache::EvictOne() {
-  auto oldest = std::min_element(entries_.begin(), entries_.end(), [](const auto& a, const auto& b) {
-    return a.second.last_used < b.second.last_used;
-  });
-  if (oldest != entries_.end()) entries_.erase(oldest);
 }
 
 }  // namespace dase::s3

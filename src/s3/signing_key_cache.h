@@ -49,9 +49,6 @@ class SigningKeyCache {
     uint64_t last_used = 0;   // use_counter_ at the last hit or insert
   };
 
-  // Removes the least recently used entry (a linear scan: misses are rare, once per key a day).
-  void EvictOne();
-
   size_t capacity_;
   std::map<Scope, Entry> entries_;
   uint64_t use_counter_ = 0;
