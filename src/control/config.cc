@@ -38,6 +38,7 @@ std::string ClusterConfig::ToToml() const {
                             {"stable_after_ms", restart.stable_after_ms}};
   toml::table drives_table{{"scm_drives", scm_drives},
                            {"scm_bytes", scm_bytes},
+                           {"scm_preformat", scm_preformat},
                            {"ssd_drives", ssd_drives},
                            {"ssd_bytes", ssd_bytes}};
   toml::table t{{"name", name},
@@ -70,6 +71,11 @@ Status Read(const toml::table& t, std::string_view key, T* out) {
     auto v = n->value<std::string>();
     if (!v) return InvalidArgument(fmt::format("{} must be a string", key));
     *out = *v;
+  } else if constexpr (std::is_same_v<T, bool>) {
+    // as_boolean, not value<bool>: the latter also takes integers.
+    const toml::value<bool>* v = n->as_boolean();
+    if (v == nullptr) return InvalidArgument(fmt::format("{} must be true or false", key));
+    *out = v->get();
   } else {
     auto v = n->value<int64_t>();
     if (!v) return InvalidArgument(fmt::format("{} must be an integer", key));
@@ -112,6 +118,7 @@ Result<ClusterConfig> ClusterConfig::FromToml(std::string_view text) {
   if (const toml::table* d = t.get_as<toml::table>("drives")) {
     RETURN_IF_ERROR(Read(*d, "scm_drives", &c.scm_drives));
     RETURN_IF_ERROR(Read(*d, "scm_bytes", &c.scm_bytes));
+    RETURN_IF_ERROR(Read(*d, "scm_preformat", &c.scm_preformat));
     RETURN_IF_ERROR(Read(*d, "ssd_drives", &c.ssd_drives));
     RETURN_IF_ERROR(Read(*d, "ssd_bytes", &c.ssd_bytes));
   }

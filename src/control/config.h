@@ -33,9 +33,14 @@ struct ClusterConfig {
   int64_t heartbeat_timeout_ms = 5000;
   int64_t stall_threshold_ms = 2000;  // an event loop late by more than this is a stall
   RestartPolicy restart;
-  // Drives of every DNode: sparse files, so their sizes cost nothing until written.
+  // Drives of every DNode: SSD drives are sparse files, so their sizes cost nothing until
+  // written; SCM drives are written whole when created unless scm_preformat is false.
   int scm_drives = 1;
   int64_t scm_bytes = 256ll << 20;  // the write buffer (VAST: NVRAM)
+  // Write the SCM drives' zeros when they are created, so that buffer writes overwrite
+  // allocated blocks: on ext4 an fdatasync after an allocating write costs about twice the
+  // CPU and time of one after an overwrite (bench/README.md). Costs scm_bytes of writes once.
+  bool scm_preformat = true;
   int ssd_drives = 4;
   int64_t ssd_bytes = 4ll << 30;
   // Element store ([estore]): a stripe that is not full is written once the oldest buffered

@@ -14,6 +14,7 @@ TEST(ConfigTest, TomlRoundTripKeepsEveryField) {
   c.api_port = 0;
   c.restart.backoff_initial_ms = 50;
   c.restart.max_failures = 3;
+  c.scm_preformat = false;
   auto back = ClusterConfig::FromToml(c.ToToml());
   ASSERT_TRUE(back.ok()) << back.status().ToString();
   EXPECT_EQ(back->name, "lab");
@@ -22,6 +23,8 @@ TEST(ConfigTest, TomlRoundTripKeepsEveryField) {
   EXPECT_EQ(back->api_port, 0);
   EXPECT_EQ(back->restart.backoff_initial_ms, 50);
   EXPECT_EQ(back->restart.max_failures, 3);
+  EXPECT_FALSE(back->scm_preformat);
+  EXPECT_TRUE(ClusterConfig::FromToml("")->scm_preformat);
 }
 
 TEST(ConfigTest, BadValuesAreRefusedWithTheirName) {
@@ -30,6 +33,10 @@ TEST(ConfigTest, BadValuesAreRefusedWithTheirName) {
   EXPECT_NE(r.status().ToString().find("cnodes"), std::string::npos);
   EXPECT_FALSE(ClusterConfig::FromToml("api_port = 70000\n").ok());
   EXPECT_FALSE(ClusterConfig::FromToml("name = 5\n").ok());
+  auto flag = ClusterConfig::FromToml("[drives]\nscm_preformat = 1\n");
+  ASSERT_FALSE(flag.ok());
+  EXPECT_NE(flag.status().ToString().find("scm_preformat must be true or false"),
+            std::string::npos);
   EXPECT_FALSE(ClusterConfig::FromToml("this is [ not toml").ok());
 }
 

@@ -96,18 +96,20 @@ Status CreateDirsDurably(env::Env* env, const std::string& path) {
 
 Status OpenDrives(env::Env* env, Core& core, const std::string& dir) {
   const DnodeOptions& o = core.options;
-  const auto open_kind = [&](DriveKind kind, uint32_t count, uint64_t bytes) -> Status {
+  const auto open_kind = [&](DriveKind kind, uint32_t count, uint64_t bytes,
+                             bool preformat) -> Status {
     for (uint32_t i = 0; i < count; ++i) {
       DriveSpec spec{dir, DriveRef{kind, i}, DriveId(o.dnode_name, DriveRef{kind, i}),
-                     o.cluster_guid, bytes};
+                     o.cluster_guid, bytes, preformat};
       ASSIGN_OR_RETURN(std::unique_ptr<Drive> drive, Drive::Open(env, spec));
       core.queues.push_back(
           std::make_unique<DriveQueue>(core.io, std::move(drive), o.max_queue_depth));
     }
     return Status::Ok();
   };
-  RETURN_IF_ERROR(open_kind(DriveKind::kScm, o.drives.scm_count, o.drives.scm_bytes));
-  return open_kind(DriveKind::kSsd, o.drives.ssd_count, o.drives.ssd_bytes);
+  RETURN_IF_ERROR(open_kind(DriveKind::kScm, o.drives.scm_count, o.drives.scm_bytes,
+                            o.drives.scm_preformat));
+  return open_kind(DriveKind::kSsd, o.drives.ssd_count, o.drives.ssd_bytes, false);
 }
 
 // A malformed request is the caller's mistake, whatever the decoder called it.

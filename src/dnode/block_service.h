@@ -31,6 +31,7 @@ namespace dase::dnode {
 struct DriveOptions {
   uint32_t scm_count = 1;
   uint64_t scm_bytes = uint64_t{256} << 20;
+  bool scm_preformat = false;  // DriveSpec::preformat for the SCM drives
   uint32_t ssd_count = 4;
   uint64_t ssd_bytes = uint64_t{4} << 30;
 };

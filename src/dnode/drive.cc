@@ -1,5 +1,6 @@
 #include "dnode/drive.h"
 
+#include <algorithm>
 #include <span>
 #include <utility>
 
@@ -23,6 +24,16 @@ Status CheckIdentity(const DriveSpec& spec, const DriveHeader& h) {
     return FailedPrecondition("drive " + name + " was created with " +
                               std::to_string(h.size_bytes) + " bytes; the options ask for " +
                               std::to_string(spec.size_bytes));
+  }
+  return Status::Ok();
+}
+
+// Writes zeros over [from, to) of `file`, a megabyte at a time.
+Status WriteZeros(env::File& file, uint64_t from, uint64_t to) {
+  const std::string zeros(size_t{1} << 20, '\0');
+  for (uint64_t at = from; at < to; at += zeros.size()) {
+    const uint64_t n = std::min<uint64_t>(zeros.size(), to - at);
+    RETURN_IF_ERROR(file.WriteAt(at, std::string_view(zeros.data(), n)));
   }
   return Status::Ok();
 }
@@ -61,6 +72,9 @@ Result<std::unique_ptr<Drive>> Drive::Create(env::Env* env, const DriveSpec& spe
     ASSIGN_OR_RETURN(std::unique_ptr<env::File> tmp_file,
                      env->Open(tmp, env::OpenMode::kTruncate));
     RETURN_IF_ERROR(tmp_file->Truncate(spec.size_bytes));
+    if (spec.preformat) {
+      RETURN_IF_ERROR(WriteZeros(*tmp_file, kDriveHeaderBytes, spec.size_bytes));
+    }
     RETURN_IF_ERROR(tmp_file->WriteAt(0, encoded));
     RETURN_IF_ERROR(tmp_file->Sync());
   }
@@ -68,7 +82,8 @@ Result<std::unique_ptr<Drive>> Drive::Create(env::Env* env, const DriveSpec& spe
   RETURN_IF_ERROR(env->SyncDir(spec.dir));
   // Opened again under its own name, so that errors name the drive file.
   ASSIGN_OR_RETURN(std::unique_ptr<env::File> file, env->Open(path, env::OpenMode::kReadWrite));
-  LOG_INFO("created drive {} ({} bytes) at {}", spec.drive_id, spec.size_bytes, path);
+  LOG_INFO("created drive {} ({} bytes{}) at {}", spec.drive_id, spec.size_bytes,
+           spec.preformat ? ", zeros written" : "", path);
   return std::unique_ptr<Drive>(new Drive(spec, std::move(file), h.created_micros));
 }
 

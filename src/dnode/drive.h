@@ -30,6 +30,9 @@ struct DriveSpec {
   std::string drive_id;      // DriveId(dnode name, ref)
   std::string cluster_guid;  // the cluster the drive must belong to
   uint64_t size_bytes = 0;   // the whole drive, header included
+  // Create writes zeros over the whole drive instead of leaving a sparse file, so later
+  // writes overwrite allocated blocks and their fdatasync need not also persist allocation.
+  bool preformat = false;
 };
 
 class Drive {

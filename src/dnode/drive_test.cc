@@ -2,6 +2,8 @@
 // and the pure encode/verify functions. Through the public Drive and format interfaces.
 #include <gtest/gtest.h>
 
+#include <sys/stat.h>
+
 #include <string>
 
 #include "dnode/drive.h"
@@ -47,6 +49,31 @@ TEST(DriveTest, CreatesSparseDriveAndReopensIt) {
   auto again = Drive::Open(env, Spec(dir));
   ASSERT_TRUE(again.ok()) << again.status().ToString();
   EXPECT_EQ((*again)->created_micros(), created);
+}
+
+// Bytes the file system has allocated to `path` (st_blocks counts 512-byte units).
+uint64_t AllocatedBytes(const std::string& path) {
+  struct stat st {};
+  EXPECT_EQ(::stat(path.c_str(), &st), 0) << path;
+  return static_cast<uint64_t>(st.st_blocks) * 512;
+}
+
+TEST(DriveTest, PreformattedDriveIsWrittenWholeAndSparseOneIsNot) {
+  TempDir dir;
+  DriveSpec sparse = Spec(dir);
+  DriveSpec whole = Spec(dir, "guid-aaaa", "dnode-1/scm-0");
+  whole.ref = DriveRef{DriveKind::kScm, 0};
+  whole.preformat = true;
+  ASSERT_TRUE(Drive::Open(env::Env::Default(), sparse).ok());
+  auto drive = Drive::Open(env::Env::Default(), whole);
+  ASSERT_TRUE(drive.ok()) << drive.status().ToString();
+  EXPECT_GE(AllocatedBytes(dir.path() + "/scm-0"), kSize);
+  EXPECT_LT(AllocatedBytes(dir.path() + "/ssd-0"), kSize / 2);
+  // The zeros are data, not a header: the drive reopens as itself and serves blocks.
+  drive->reset();
+  auto again = Drive::Open(env::Env::Default(), whole);
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  EXPECT_EQ((*again)->drive_id(), "dnode-1/scm-0");
 }
 
 TEST(DriveTest, ForeignClusterRefused) {

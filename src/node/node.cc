@@ -207,6 +207,7 @@ class NodeProcess {
     options.cluster_guid = cluster_guid_;
     options.drives.scm_count = static_cast<uint32_t>(config_.scm_drives);
     options.drives.scm_bytes = static_cast<uint64_t>(config_.scm_bytes);
+    options.drives.scm_preformat = config_.scm_preformat;
     options.drives.ssd_count = static_cast<uint32_t>(config_.ssd_drives);
     options.drives.ssd_bytes = static_cast<uint64_t>(config_.ssd_bytes);
     ASSIGN_OR_RETURN(blocks_, dnode::BlockService::Open(io_, env_, options));
