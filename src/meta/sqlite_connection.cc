@@ -168,8 +168,10 @@ void SqliteConnection::ReportWalFrames(std::atomic<int>* wal_frames) {
       wal_frames);
 }
 
-Status SqliteConnection::Checkpoint() {
-  int rc = sqlite3_wal_checkpoint_v2(db_, "main", SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+Status SqliteConnection::Checkpoint(CheckpointMode mode) {
+  const int sqlite_mode =
+      mode == CheckpointMode::kRestart ? SQLITE_CHECKPOINT_RESTART : SQLITE_CHECKPOINT_PASSIVE;
+  int rc = sqlite3_wal_checkpoint_v2(db_, "main", sqlite_mode, nullptr, nullptr);
   if (rc == SQLITE_OK || rc == SQLITE_BUSY) return Status::Ok();  // BUSY: another one runs
   return SqliteError(db_, rc, "checkpoint");
 }

@@ -99,10 +99,13 @@ class SqliteConnection {
   // `*wal_frames`. Replaces SQLite's automatic checkpoint, which would run inside the
   // committing call; the owner checkpoints instead (Checkpoint).
   void ReportWalFrames(std::atomic<int>* wal_frames);
-  // A PASSIVE checkpoint: copies into the database what the WAL holds and no open snapshot
-  // still needs, without waiting for any lock. OK as well when another connection is
-  // checkpointing right now.
-  Status Checkpoint();
+  // kPassive copies into the database what the WAL holds and no open snapshot still needs,
+  // without waiting for any lock. kRestart also waits (up to the busy timeout, holding off new
+  // writers) until it has copied all of it and no reader uses the WAL, so the next commit
+  // writes the WAL from its start again. OK as well when another connection is checkpointing
+  // right now, or when kRestart could not finish in time (it then did what kPassive does).
+  enum class CheckpointMode { kPassive, kRestart };
+  Status Checkpoint(CheckpointMode mode);
 
  private:
   explicit SqliteConnection(sqlite3* db) : db_(db) {}

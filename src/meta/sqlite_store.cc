@@ -117,11 +117,20 @@ class SqliteStore::Syncer {
     if (frames < checkpointed_at_) checkpointed_at_ = 0;  // the WAL restarted from its start
     if (frames - checkpointed_at_ < frames_since) return;
     checkpointed_at_ = frames;
+    // Under steady commits a passive checkpoint never catches up with the WAL's end, so the
+    // WAL would never start over: it grew past 150 MB in a minute of small creates, and every
+    // commit appended to it, which makes each WAL sync also persist the file's growth (twice
+    // the cost of syncing an overwrite on ext4). Past kRestartFactor times the interval, the
+    // checkpoint waits for readers and writers to let it finish, and the WAL is reused.
+    const auto mode = frames >= kRestartFactor * checkpoint_frames_
+                          ? SqliteConnection::CheckpointMode::kRestart
+                          : SqliteConnection::CheckpointMode::kPassive;
     // A failed checkpoint loses nothing: the WAL keeps every frame it did not copy.
-    Status s = connection_->Checkpoint();
+    Status s = connection_->Checkpoint(mode);
     if (!s.ok()) LOG_WARN("metadata WAL checkpoint failed: {}", s.ToString());
   }
 
+  static constexpr int kRestartFactor = 4;
   SqliteStore::Health* health_;
   const int checkpoint_frames_;
   std::atomic<int> wal_frames_{0};

@@ -58,7 +58,8 @@ struct SqliteOptions {
   VfsLocking locking = VfsLocking::kDelegate;
   // The WAL is checkpointed into the database each time it has grown by this many frames
   // (pages): by SyncCommitted, or by a durable Commit once it has grown by four times as many
-  // (see SqliteStore::Syncer). 1000 is SQLite's default.
+  // (see SqliteStore::Syncer). 1000 is SQLite's default. Once the WAL is four times this
+  // long, the checkpoint waits to finish, so that the WAL starts over instead of growing.
   int checkpoint_frames = 1000;
 };
 
