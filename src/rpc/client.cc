@@ -37,6 +37,7 @@ struct Connection {
   const uint16_t port;
   const std::string name;  // for messages
   tcp::socket socket;
+  FrameReader reader{socket};
   tcp::resolver resolver;
   asio::steady_timer connect_timer;
   bool connect_timed_out = false;
@@ -210,11 +211,11 @@ awaitable<Status> Client::Impl::Connect(std::shared_ptr<Connection> c) {
 
 awaitable<Status> Client::Impl::ReadLoop(Connection& c) {
   while (!c.broken) {
-    Result<FrameHeader> header = co_await ReadFrameHeader(c.socket);
+    Result<FrameHeader> header = co_await c.reader.ReadHeader();
     if (!header.ok()) co_return header.status();
     if (header->type == FrameType::kRequest) co_return Corruption("peer sent a request frame");
     CO_RETURN_IF_ERROR(CheckPayloadLimit(*header, options_.max_payload_bytes));
-    Result<std::string> payload = co_await ReadFramePayload(c.socket, *header);
+    Result<std::string> payload = co_await c.reader.ReadPayload(*header);
     if (!payload.ok()) co_return payload.status();
     CO_RETURN_IF_ERROR(Deliver(c, *header, std::move(*payload)));
   }

@@ -137,23 +137,52 @@ Status DecodeErrorPayload(std::string_view payload) {
   return Status(c, std::move(*message));
 }
 
-awaitable<Result<FrameHeader>> ReadFrameHeader(tcp::socket& socket) {
-  char buf[kFrameHeaderBytes];
-  auto [ec, n] =
-      co_await asio::async_read(socket, asio::buffer(buf), asio::as_tuple(use_awaitable));
-  if (ec) co_return SocketError("read rpc frame header", ec);
-  co_return DecodeFrameHeader(std::string_view(buf, n));
+awaitable<Status> FrameReader::Fill(size_t want, const char* what) {
+  if (begin_ == end_) begin_ = end_ = 0;
+  if (buffer_.size() - begin_ < want) {  // make room: move what is left to the front
+    buffer_.erase(0, begin_);
+    end_ -= begin_;
+    begin_ = 0;
+    buffer_.resize(std::max(want, kBufferBytes));
+  }
+  while (buffered() < want) {
+    auto [ec, n] = co_await socket_.async_read_some(
+        asio::buffer(buffer_.data() + end_, buffer_.size() - end_), asio::as_tuple(use_awaitable));
+    if (ec) co_return SocketError(what, ec);
+    end_ += n;
+  }
+  co_return Status::Ok();
 }
 
-awaitable<Result<std::string>> ReadFramePayload(tcp::socket& socket, const FrameHeader& header) {
+awaitable<Result<FrameHeader>> FrameReader::ReadHeader() {
+  if (buffered() < kFrameHeaderBytes) {
+    CO_RETURN_IF_ERROR(co_await Fill(kFrameHeaderBytes, "read rpc frame header"));
+  }
+  const std::string_view bytes(buffer_.data() + begin_, kFrameHeaderBytes);
+  begin_ += kFrameHeaderBytes;
+  co_return DecodeFrameHeader(bytes);
+}
+
+awaitable<Result<std::string>> FrameReader::ReadPayload(const FrameHeader& header) {
+  const size_t len = header.payload_len;
   std::string payload;
-  while (payload.size() < header.payload_len) {
-    const size_t old_size = payload.size();
-    const size_t chunk = std::min<size_t>(header.payload_len - old_size, kReadChunkBytes);
-    payload.resize(old_size + chunk);
-    auto [ec, n] = co_await asio::async_read(socket, asio::buffer(payload.data() + old_size, chunk),
-                                             TransferAll(), asio::as_tuple(use_awaitable));
-    if (ec) co_return SocketError("read rpc frame payload", ec);
+  if (len <= kBufferBytes) {
+    if (buffered() < len) CO_RETURN_IF_ERROR(co_await Fill(len, "read rpc frame payload"));
+    payload.assign(buffer_.data() + begin_, len);
+    begin_ += len;
+  } else {
+    // Large: what the buffer holds of it, then the rest straight into the payload.
+    payload.assign(buffer_.data() + begin_, buffered());
+    begin_ = end_ = 0;
+    while (payload.size() < len) {
+      const size_t old_size = payload.size();
+      const size_t chunk = std::min<size_t>(len - old_size, kReadChunkBytes);
+      payload.resize(old_size + chunk);
+      auto [ec, n] =
+          co_await asio::async_read(socket_, asio::buffer(payload.data() + old_size, chunk),
+                                    TransferAll(), asio::as_tuple(use_awaitable));
+      if (ec) co_return SocketError("read rpc frame payload", ec);
+    }
   }
   CO_RETURN_IF_ERROR(VerifyPayload(header, payload));
   co_return payload;

@@ -184,9 +184,10 @@ awaitable<void> FakeServer(tcp::acceptor& acceptor, int connections,
                            std::function<std::string(const FrameHeader&)> reply) {
   for (int i = 0; i < connections; ++i) {
     tcp::socket s = co_await acceptor.async_accept(use_awaitable);
-    auto header = co_await ReadFrameHeader(s);
+    FrameReader reader(s);
+    auto header = co_await reader.ReadHeader();
     if (!header.ok()) continue;
-    auto payload = co_await ReadFramePayload(s, *header);
+    auto payload = co_await reader.ReadPayload(*header);
     if (!payload.ok()) continue;
     co_await asio::async_write(s, asio::buffer(reply(*header)), use_awaitable);
     boost::system::error_code ignored;

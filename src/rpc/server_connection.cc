@@ -73,7 +73,7 @@ awaitable<void> ServerConnection::ReadLoop(std::shared_ptr<ServerConnection> sel
 }
 
 awaitable<Status> ServerConnection::ReadOne(const std::shared_ptr<ServerConnection>& self) {
-  Result<FrameHeader> header = co_await ReadFrameHeader(socket_);
+  Result<FrameHeader> header = co_await reader_.ReadHeader();
   if (!header.ok()) {
     if (header.status().code() == Code::kFailedPrecondition) {
       // An unknown version: the rest of its header may mean something else, so answer on
@@ -91,7 +91,7 @@ awaitable<Status> ServerConnection::ReadOne(const std::shared_ptr<ServerConnecti
     Send(Outgoing{EncodeResponse(header->method, header->request_id, limit), {}, false});
     co_return limit;
   }
-  Result<std::string> payload = co_await ReadFramePayload(socket_, *header);
+  Result<std::string> payload = co_await reader_.ReadPayload(*header);
   if (!payload.ok()) co_return payload.status();
   Touch();
   ++inflight_;

@@ -76,6 +76,7 @@ class ServerConnection : public std::enable_shared_from_this<ServerConnection> {
 
   std::shared_ptr<ServerCore> core_;
   tcp::socket socket_;
+  FrameReader reader_{socket_};
   const uint64_t id_;
   std::string peer_;  // for log lines
   // Never expires on its own: the reader waits on it for a free request slot and the writer
