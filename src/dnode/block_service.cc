@@ -102,8 +102,11 @@ Status OpenDrives(env::Env* env, Core& core, const std::string& dir) {
       DriveSpec spec{dir, DriveRef{kind, i}, DriveId(o.dnode_name, DriveRef{kind, i}),
                      o.cluster_guid, bytes, preformat};
       ASSIGN_OR_RETURN(std::unique_ptr<Drive> drive, Drive::Open(env, spec));
-      core.queues.push_back(
-          std::make_unique<DriveQueue>(core.io, std::move(drive), o.max_queue_depth));
+      // The write buffer's small writes and short syncs run on the loop (DriveExecution).
+      const DriveExecution execution =
+          kind == DriveKind::kScm ? DriveExecution::kLoop : DriveExecution::kThread;
+      core.queues.push_back(std::make_unique<DriveQueue>(core.io, std::move(drive),
+                                                         o.max_queue_depth, execution));
     }
     return Status::Ok();
   };

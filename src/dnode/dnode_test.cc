@@ -254,6 +254,16 @@ TEST_F(DnodeTest, WriteDamagedOnTheWayIsRefused) {
   });
 }
 
+// The SCM drive's operations run on the DNode's loop, the SSD drives' on their own threads
+// (DriveExecution): both group-commit and both fail for good after a failed fsync.
+struct ExecutionCase {
+  const char* name;
+  DriveRef drive;
+  size_t info_index;  // its place in DnodeInfo::drives
+};
+constexpr ExecutionCase kExecutionCases[] = {{"ssd-0 (drive thread)", kSsd0, 1},
+                                             {"scm-0 (event loop)", kScm0, 0}};
+
 TEST_F(DnodeTest, ConcurrentSyncWritesAreGroupCommitted) {
   const uint32_t seed = TestSeed();
   std::mt19937 rng(seed);
@@ -262,38 +272,42 @@ TEST_F(DnodeTest, ConcurrentSyncWritesAreGroupCommitted) {
   constexpr int kWrites = 64;
   std::vector<std::string> payloads;
   for (int i = 0; i < kWrites; ++i) payloads.push_back(RandomBytes(rng, 1 + rng() % 8000));
-  Run([&]() -> awaitable<void> {
-    Latch latch(io_, kWrites);
-    int acknowledged = 0;
-    for (int i = 0; i < kWrites; ++i) {
-      asio::co_spawn(
-          io_,
-          [&, i]() -> awaitable<void> {
-            const Status s = co_await client_->Write(kSsd0, uint64_t(i) * 8192,
-                                                     BlockId{uint64_t(i), 0, 1}, payloads[i],
-                                                     Durability::kSync);
-            EXPECT_TRUE(s.ok()) << s.ToString();
-            if (s.ok()) ++acknowledged;
-            latch.CountDown();
-          },
-          asio::detached);
-    }
-    co_await latch.Wait();
-    EXPECT_EQ(acknowledged, kWrites);
-    auto info = co_await client_->Info();
-    CO_ASSERT_OK(info);
-    const DriveStats& ssd0 = info->drives[1].stats;
-    EXPECT_EQ(ssd0.writes, uint64_t{kWrites});
-    EXPECT_GE(ssd0.syncs, 1u);
-    EXPECT_LT(ssd0.syncs, uint64_t{kWrites}) << "no group commit";
-    std::cout << "64 concurrent sync writes took " << ssd0.syncs << " fdatasyncs\n";
-    for (int i = 0; i < kWrites; ++i) {
-      auto r = co_await client_->Read(kSsd0, uint64_t(i) * 8192, BlockId{uint64_t(i), 0, 1},
-                                      payloads[i].size());
-      CO_ASSERT_OK(r);
-      EXPECT_TRUE(*r == payloads[i]) << i;
-    }
-  });
+  for (const ExecutionCase& c : kExecutionCases) {
+    SCOPED_TRACE(c.name);
+    Run([&]() -> awaitable<void> {
+      Latch latch(io_, kWrites);
+      int acknowledged = 0;
+      for (int i = 0; i < kWrites; ++i) {
+        asio::co_spawn(
+            io_,
+            [&, i]() -> awaitable<void> {
+              const Status s = co_await client_->Write(c.drive, uint64_t(i) * 8192,
+                                                       BlockId{uint64_t(i), 0, 1}, payloads[i],
+                                                       Durability::kSync);
+              EXPECT_TRUE(s.ok()) << s.ToString();
+              if (s.ok()) ++acknowledged;
+              latch.CountDown();
+            },
+            asio::detached);
+      }
+      co_await latch.Wait();
+      EXPECT_EQ(acknowledged, kWrites);
+      auto info = co_await client_->Info();
+      CO_ASSERT_OK(info);
+      const DriveStats& stats = info->drives[c.info_index].stats;
+      EXPECT_EQ(stats.writes, uint64_t{kWrites});
+      EXPECT_GE(stats.syncs, 1u);
+      EXPECT_LT(stats.syncs, uint64_t{kWrites}) << "no group commit";
+      std::cout << c.name << ": 64 concurrent sync writes took " << stats.syncs
+                << " fdatasyncs\n";
+      for (int i = 0; i < kWrites; ++i) {
+        auto r = co_await client_->Read(c.drive, uint64_t(i) * 8192,
+                                        BlockId{uint64_t(i), 0, 1}, payloads[i].size());
+        CO_ASSERT_OK(r);
+        EXPECT_TRUE(*r == payloads[i]) << i;
+      }
+    });
+  }
 }
 
 TEST_F(DnodeTest, DataSurvivesReopen) {
@@ -371,32 +385,37 @@ TEST_F(DnodeTest, DriveInfoReportsDrivesAndTotals) {
 }
 
 TEST_F(DnodeTest, FailedFsyncFailsTheDriveForGood) {
-  StartDnode();
-  const std::string payload = "before";
-  Run([&]() -> awaitable<void> {
-    CO_OK(co_await client_->Write(kSsd0, 0, BlockId{1, 0, 1}, payload, Durability::kSync));
-    env_.fail_sync = true;
-    const Status s = co_await client_->Write(kSsd0, 4096, BlockId{2, 0, 1}, payload,
-                                             Durability::kSync);
-    EXPECT_EQ(s.code(), Code::kIOError) << s.ToString();
-    env_.fail_sync = false;  // the disk "recovers": the drive must stay failed anyway
-    const Status again = co_await client_->Write(kSsd0, 8192, BlockId{3, 0, 1}, payload,
-                                                 Durability::kSync);
-    EXPECT_EQ(again.code(), Code::kIOError);
-    EXPECT_NE(again.message().find("failed after fsync error"), std::string::npos)
-        << again.ToString();
-    auto read = co_await client_->Read(kSsd0, 0, BlockId{1, 0, 1}, payload.size());
-    EXPECT_EQ(read.status().code(), Code::kIOError);
-    CO_EXPECT_CODE(co_await client_->Flush(kSsd0), Code::kIOError);
-    CO_EXPECT_CODE(co_await client_->FlushAll(), Code::kIOError);
-    // Other drives carry on.
-    CO_OK(co_await client_->Write(kSsd1, 0, BlockId{4, 0, 1}, payload, Durability::kSync));
-    auto info = co_await client_->Info();
-    CO_ASSERT_OK(info);
-    EXPECT_EQ(info->drives[1].stats.state, DriveState::kFailed);
-    EXPECT_NE(info->drives[1].stats.failure.find("fdatasync (injected)"), std::string::npos);
-    EXPECT_EQ(info->Totals().failed_drives, 1u);
-  });
+  for (const ExecutionCase& c : kExecutionCases) {
+    SCOPED_TRACE(c.name);
+    StartDnode();
+    const std::string payload = "before";
+    Run([&]() -> awaitable<void> {
+      CO_OK(co_await client_->Write(c.drive, 0, BlockId{1, 0, 1}, payload, Durability::kSync));
+      env_.fail_sync = true;
+      const Status s = co_await client_->Write(c.drive, 4096, BlockId{2, 0, 1}, payload,
+                                               Durability::kSync);
+      EXPECT_EQ(s.code(), Code::kIOError) << s.ToString();
+      env_.fail_sync = false;  // the disk "recovers": the drive must stay failed anyway
+      const Status again = co_await client_->Write(c.drive, 8192, BlockId{3, 0, 1}, payload,
+                                                   Durability::kSync);
+      EXPECT_EQ(again.code(), Code::kIOError);
+      EXPECT_NE(again.message().find("failed after fsync error"), std::string::npos)
+          << again.ToString();
+      auto read = co_await client_->Read(c.drive, 0, BlockId{1, 0, 1}, payload.size());
+      EXPECT_EQ(read.status().code(), Code::kIOError);
+      CO_EXPECT_CODE(co_await client_->Flush(c.drive), Code::kIOError);
+      CO_EXPECT_CODE(co_await client_->FlushAll(), Code::kIOError);
+      // Other drives carry on.
+      CO_OK(co_await client_->Write(kSsd1, 0, BlockId{4, 0, 1}, payload, Durability::kSync));
+      auto info = co_await client_->Info();
+      CO_ASSERT_OK(info);
+      EXPECT_EQ(info->drives[c.info_index].stats.state, DriveState::kFailed);
+      EXPECT_NE(info->drives[c.info_index].stats.failure.find("fdatasync (injected)"),
+                std::string::npos);
+      EXPECT_EQ(info->Totals().failed_drives, 1u);
+    });
+    StopDnode();
+  }
 }
 
 TEST_F(DnodeTest, NoSpaceIsReportedAndReadsKeepWorking) {

@@ -50,10 +50,11 @@ struct DriveQueue::Op {
   }
 };
 
-DriveQueue::DriveQueue(asio::io_context& io, std::unique_ptr<Drive> drive, uint32_t max_depth)
-    : io_(io), drive_(std::move(drive)), max_depth_(max_depth) {
+DriveQueue::DriveQueue(asio::io_context& io, std::unique_ptr<Drive> drive, uint32_t max_depth,
+                       DriveExecution execution)
+    : io_(io), drive_(std::move(drive)), max_depth_(max_depth), execution_(execution) {
   CHECK(drive_ != nullptr && max_depth_ > 0);
-  thread_ = std::thread([this] { ThreadMain(); });
+  if (execution_ == DriveExecution::kThread) thread_ = std::thread([this] { ThreadMain(); });
 }
 
 DriveQueue::~DriveQueue() { Stop(); }
@@ -64,6 +65,11 @@ void DriveQueue::Stop() {
   {
     std::lock_guard lock(mu_);
     stopping_ = true;
+  }
+  if (execution_ == DriveExecution::kLoop) {
+    RunPostedBatch();  // what is queued still runs, as the thread would finish it
+    alive_.reset();    // and a batch posted meanwhile finds nothing to do
+    return;
   }
   cv_.notify_one();
   thread_.join();
@@ -121,7 +127,15 @@ awaitable<void> DriveQueue::Submit(Op& op) {
           std::lock_guard lock(mu_);
           queue_.push_back(&op);
         }
-        cv_.notify_one();
+        if (execution_ == DriveExecution::kThread) {
+          cv_.notify_one();
+        } else if (!batch_posted_) {
+          // Runs after the handlers already queued on the loop, which may add to the batch.
+          batch_posted_ = true;
+          asio::post(io_, [this, alive = std::weak_ptr<void>(alive_)] {
+            if (!alive.expired()) RunPostedBatch();
+          });
+        }
       },
       use_awaitable);
   --depth_;
@@ -139,6 +153,17 @@ void DriveQueue::ThreadMain() {
     ProcessBatch(batch);
     batch.clear();
   }
+}
+
+void DriveQueue::RunPostedBatch() {
+  batch_posted_ = false;
+  std::vector<Op*> batch;
+  {
+    std::lock_guard lock(mu_);
+    batch.assign(queue_.begin(), queue_.end());
+    queue_.clear();
+  }
+  if (!batch.empty()) ProcessBatch(batch);
 }
 
 bool DriveQueue::TakeBatch(std::vector<Op*>& batch) {

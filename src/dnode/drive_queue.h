@@ -1,11 +1,13 @@
-// DriveQueue: one drive's I/O thread, so that file writes and fdatasync never block the event
-// loop, with group commit.
+// DriveQueue: one drive's operations, with group commit, run by the drive's own I/O thread (so
+// that file writes and fdatasync never block the event loop) or by the loop itself
+// (DriveExecution).
 //
-// Coroutines on the loop submit operations; the drive's thread takes every queued operation
-// at once, executes them in order, answers reads and buffered writes at once, and then runs ONE
+// Coroutines on the loop submit operations; the executor takes every queued operation at once,
+// executes them in order, answers reads and buffered writes at once, and then runs ONE
 // fdatasync for all the synced writes and flushes of that batch. While it syncs, new
-// operations queue up and share the next sync, so under concurrency there are fewer syncs than
-// writes (see DriveStats). Completions resume their coroutines on the loop.
+// operations queue up (on the loop: as requests in the sockets) and share the next sync, so
+// under concurrency there are fewer syncs than writes (see DriveStats). Completions resume
+// their coroutines on the loop.
 //
 // A failed fsync is never retried into success: the drive goes FAILED, every write waiting on
 // that sync gets the error, and every later operation fails with IOError "drive ... failed
@@ -53,9 +55,22 @@ struct DriveStats {
   uint64_t high_water_bytes = 0;  // the end of the highest block written
 };
 
+// Where a drive's operations run.
+enum class DriveExecution : uint8_t {
+  // On the drive's own thread: the loop never waits for the file. For drives whose syncs
+  // take long (SSD drives: chunks of up to 1 MiB).
+  kThread,
+  // On the loop itself, in a task posted once per batch: no thread hand-off and wake-up per
+  // operation in each direction, at the price of the loop waiting for each (group) sync. For
+  // the write buffer, whose small writes and short syncs made those hand-offs most of a
+  // DNode's CPU.
+  kLoop,
+};
+
 class DriveQueue {
  public:
-  DriveQueue(asio::io_context& io, std::unique_ptr<Drive> drive, uint32_t max_depth);
+  DriveQueue(asio::io_context& io, std::unique_ptr<Drive> drive, uint32_t max_depth,
+             DriveExecution execution = DriveExecution::kThread);
   ~DriveQueue();
   DriveQueue(const DriveQueue&) = delete;
   DriveQueue& operator=(const DriveQueue&) = delete;
@@ -81,6 +96,7 @@ class DriveQueue {
   Status Admit() const;
   awaitable<void> Submit(Op& op);
   void ThreadMain();
+  void RunPostedBatch();
   bool TakeBatch(std::vector<Op*>& batch);
   void ProcessBatch(const std::vector<Op*>& batch);
   void Execute(Op& op);
@@ -91,17 +107,20 @@ class DriveQueue {
   asio::io_context& io_;
   const std::unique_ptr<Drive> drive_;
   const uint32_t max_depth_;
+  const DriveExecution execution_;
 
   // Loop thread only.
   uint32_t depth_ = 0;
   bool stopped_ = false;
+  bool batch_posted_ = false;  // kLoop: a RunPostedBatch is queued on the loop
+  std::shared_ptr<int> alive_ = std::make_shared<int>(0);  // kLoop: reset by Stop
 
   std::mutex mu_;
   std::condition_variable cv_;
   std::deque<Op*> queue_;  // guarded by mu_; bounded by max_depth_
   bool stopping_ = false;  // guarded by mu_
 
-  // Drive thread only.
+  // The thread that executes operations only.
   bool dirty_ = false;  // written since the last sync
 
   // Written by the drive thread, read by anyone. failure_ is set once, before failed_.
@@ -109,7 +128,7 @@ class DriveQueue {
   std::string failure_;
   std::atomic<uint64_t> writes_{0}, reads_{0}, syncs_{0}, bytes_written_{0}, high_water_{0};
 
-  std::thread thread_;  // last: started once everything above exists
+  std::thread thread_;  // kThread; last: started once everything above exists
 };
 
 }  // namespace dase::dnode
