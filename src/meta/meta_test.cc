@@ -9,6 +9,7 @@
 #include <charconv>
 #include <cstdio>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "env/env.h"
@@ -425,6 +426,30 @@ TEST_F(SqliteStoreTest, TwoStoresOnOneFileSeeEachOthersCommits) {
   ta->Put("shared", "a");
   EXPECT_EQ(ta->Commit().code(), Code::kAborted);
   EXPECT_EQ(GetOne(*a, "shared"), "b");
+}
+
+// A write waits for another connection's write lock (here a plain SQLite connection in a
+// write transaction) while the lock is held, up to busy_timeout_ms, and then reports it.
+TEST_F(SqliteStoreTest, CommitWaitsForTheWriteLockUpToTheBusyTimeout) {
+  auto store = OpenStore(SqliteOptions{.busy_timeout_ms = 300});
+  ASSERT_OK(PutOne(*store, "k", "0"));
+  sqlite3* other = nullptr;
+  ASSERT_EQ(sqlite3_open(path_.c_str(), &other), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(other, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr), SQLITE_OK);
+  auto refused = BeginOn(*store);
+  refused->Put("k", "1");
+  const Status s = refused->Commit();
+  EXPECT_EQ(s.code(), Code::kAborted) << s.ToString();
+  // Freed while the store waits: the commit goes through.
+  std::thread release([other] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    EXPECT_EQ(sqlite3_exec(other, "COMMIT", nullptr, nullptr, nullptr), SQLITE_OK);
+  });
+  const Status waited = PutOne(*store, "k", "2");
+  EXPECT_TRUE(waited.ok()) << waited.ToString();
+  release.join();
+  sqlite3_close(other);
+  EXPECT_EQ(GetOne(*store, "k"), "2");
 }
 
 TEST_F(SqliteStoreTest, RefusesAFileThatIsNotADatabase) {

@@ -109,6 +109,8 @@ class SqliteConnection {
 
  private:
   explicit SqliteConnection(sqlite3* db) : db_(db) {}
+  // The busy handler (sqlite3_busy_handler): nonzero to try again after a short sleep.
+  static int BusyWait(void* connection, int attempt);
   Status Configure(int busy_timeout_ms);
   Status EnsureWal(int busy_timeout_ms);
   // True if the schema exists at kFormatVersion, false if the database is empty.
@@ -120,6 +122,7 @@ class SqliteConnection {
   Status Prepare();
 
   sqlite3* db_;
+  int busy_timeout_ms_ = 0;  // how long BusyWait keeps trying
   std::array<sqlite3_stmt*, static_cast<size_t>(Sql::kCount)> statements_{};
 };
 
