@@ -62,10 +62,14 @@ S3Error FromBodyError(const BodyError& e) {
 
 }  // namespace
 
-bool S3Service::ReadsObject(const S3Request& r) {
-  bhttp::verb method = r.http->method();
-  return (method == bhttp::verb::get || method == bhttp::verb::head) && !r.key.empty() &&
-         !r.HasQuery("uploadId");
+bool S3Service::KeepsSnapshot(const S3Request& r) {
+  if (r.key.empty() || r.HasQuery("uploadId")) return false;
+  switch (r.http->method()) {
+    case bhttp::verb::get:
+    case bhttp::verb::head: return true;
+    case bhttp::verb::put: return !r.HasQuery("partNumber") && r.Header("x-amz-copy-source").empty();
+    default: return false;
+  }
 }
 
 std::optional<S3Error> S3Service::Authenticate(S3Request& r) {
@@ -95,7 +99,7 @@ std::optional<S3Error> S3Service::Authenticate(S3Request& r) {
     if (!found->key) return NotFound("no such access key");
     key = std::move(found->key);
     r.bucket_record = std::move(found->bucket);
-    if (ReadsObject(r)) r.snapshot = std::move(txn).value();
+    if (KeepsSnapshot(r)) r.snapshot = std::move(txn).value();
     return key->secret;
   };
   int64_t now_s = env_->NowMicros() / 1000000;

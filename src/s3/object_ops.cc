@@ -94,8 +94,8 @@ std::optional<S3Error> CheckConditions(const S3Request& r, const std::string& et
 
 }  // namespace
 
-Result<uint64_t> S3Service::BucketDir(const Bucket& b) {
-  ASSIGN_OR_RETURN(Inode dir, ns_->Resolve(b.path));
+Result<uint64_t> S3Service::BucketDir(const Bucket& b, meta::Transaction* in) {
+  ASSIGN_OR_RETURN(Inode dir, in ? estore::Namespace::ResolveIn(*in, b.path) : ns_->Resolve(b.path));
   if (dir.type != FileType::kDirectory) return FailedPrecondition("the bucket's view is not a directory");
   return dir.ino;
 }
@@ -136,9 +136,17 @@ void S3Service::PruneEmptyDirs(const Bucket& b, std::string_view key) {
 awaitable<Result<estore::WriteResult>> S3Service::StoreObject(const Bucket& b,
                                                               const std::string& key,
                                                               std::string data,
-                                                              const ObjectAttrs& attrs) {
+                                                              const ObjectAttrs& attrs,
+                                                              std::unique_ptr<meta::Transaction> snapshot) {
   CO_ASSIGN_OR_RETURN(KeyPath path, SplitKey(key));
-  CO_ASSIGN_OR_RETURN(uint64_t root, BucketDir(b));
+  CO_ASSIGN_OR_RETURN(uint64_t root, BucketDir(b, snapshot.get()));
+  // Usually the key's directory exists: found in the snapshot, else made (in transactions of
+  // their own). The commit checks it again, so a stale answer costs a retry, nothing more.
+  Result<Inode> found_dir = NotFound("not looked up");
+  if (snapshot && !path.marker) {
+    found_dir = estore::Namespace::ResolveIn(*snapshot, path.parent, root);
+  }
+  snapshot.reset();  // never held across a wait
   if (path.marker) {
     if (!data.empty()) co_return InvalidArgument("a key ending in '/' names a directory: its object must be empty");
     CO_ASSIGN_OR_RETURN(Inode dir, ns_->MakeDirs(path.Full(), 0755, root));
@@ -147,7 +155,10 @@ awaitable<Result<estore::WriteResult>> S3Service::StoreObject(const Bucket& b,
   }
   estore::PutOptions options;
   options.attrs = EncodeObjectAttrs(attrs);
-  CO_ASSIGN_OR_RETURN(Inode dir, ns_->MakeDirs(path.parent, 0755, root));
+  if (!found_dir.ok() || found_dir->type != FileType::kDirectory) {
+    found_dir = ns_->MakeDirs(path.parent, 0755, root);
+  }
+  CO_ASSIGN_OR_RETURN(Inode dir, std::move(found_dir));
   auto written = co_await objects_->Put(dir.ino, path.name, std::move(data), options);
   if (!written.ok() && written.status().code() == Code::kNotFound) {
     // A delete removed the (then empty) parent between MakeDirs and the commit: nothing was
@@ -170,7 +181,7 @@ awaitable<http::Response> S3Service::PutObject(S3Request& r, const Bucket& b) {
   attrs.checksum_algorithm = r.checksum_algorithm;
   attrs.checksum = r.checksum;
   attrs.marker = r.key.ends_with('/');
-  auto written = co_await StoreObject(b, r.key, std::move(r.body), attrs);
+  auto written = co_await StoreObject(b, r.key, std::move(r.body), attrs, std::move(r.snapshot));
   if (!written.ok()) co_return KeyWriteError(r, written.status());
   http::Response reply = XmlReply(200, "");
   reply.set(bhttp::field::etag, Quoted(attrs.etag));
@@ -265,7 +276,7 @@ awaitable<http::Response> S3Service::CopyObject(S3Request& r, const Bucket& b) {
   std::string body = std::move(read->data);  // a named local: see common/asio.h
   attrs.etag = HexEncode(Md5(body));
   attrs.marker = r.key.ends_with('/');
-  auto written = co_await StoreObject(b, r.key, std::move(body), attrs);
+  auto written = co_await StoreObject(b, r.key, std::move(body), attrs, nullptr);
   if (!written.ok()) co_return KeyWriteError(r, written.status());
   xml::XmlWriter w;
   w.Open("CopyObjectResult", {{"xmlns", xml::kS3Namespace}});

@@ -137,8 +137,8 @@ awaitable<http::Response> S3Service::Handle(http::Request& request, const http::
 awaitable<http::Response> S3Service::Dispatch(S3Request& r) {
   using bhttp::verb;
   verb method = r.http->method();
-  // Only GetObject reads in Authenticate's snapshot; it is never held across a wait.
-  if (!ReadsObject(r)) r.snapshot.reset();
+  // Only GetObject and PutObject read in Authenticate's snapshot; never across a wait.
+  if (!KeepsSnapshot(r)) r.snapshot.reset();
   if (r.bucket.empty()) {
     if (method == verb::get) co_return ListBuckets(r);
     co_return Error(r, {405, "MethodNotAllowed",

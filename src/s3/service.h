@@ -83,7 +83,8 @@ struct S3Request {
   std::optional<Result<std::optional<Bucket>>> bucket_record;
   // For GET and HEAD of an object: the read transaction Authenticate read the key and the
   // bucket in, for GetObject to read the object from the same snapshot (one transaction per
-  // request). Released before the request first waits on anything.
+  // request); for PutObject, to find the bucket's and the key's directories in. Released
+  // before the request first waits on anything.
   std::unique_ptr<meta::Transaction> snapshot;
   std::string body;  // the payload, decoded and verified
   // A checksum the client sent (header or trailer) and was verified: algorithm and base64.
@@ -109,8 +110,9 @@ class S3Service {
   // Routing and authentication; fills `out` or gives the error.
   std::optional<S3Error> Route(http::Request& request, S3Request& out);
   std::optional<S3Error> Authenticate(S3Request& r);
-  // GET or HEAD of an object: GetObject, which reads in Authenticate's snapshot.
-  static bool ReadsObject(const S3Request& r);
+  // GET or HEAD of an object (GetObject) or a plain PUT of one (PutObject): requests that go
+  // on reading in Authenticate's snapshot.
+  static bool KeepsSnapshot(const S3Request& r);
   awaitable<Reply> Dispatch(S3Request& r);
 
   // Buckets.
@@ -147,17 +149,19 @@ class S3Service {
   // A failed object write: KeyConflict when a name would be a file and a directory at once.
   Reply KeyWriteError(const S3Request& r, const Status& s) const;
   Reply ErrorFrom(const S3Request& r, const Status& s, std::string_view not_found_code) const;
-  // The directory of the view and the (parent directory path, name) of a key in it.
-  Result<uint64_t> BucketDir(const Bucket& b);
+  // The directory of the view, looked up in `in` if given.
+  Result<uint64_t> BucketDir(const Bucket& b, meta::Transaction* in = nullptr);
   // Resolves an object: the file, or a marked directory for keys ending in '/'.
   Result<estore::Inode> ResolveObject(const Bucket& b, std::string_view key);
   // Removes directories left empty by a delete, from the key's parent up to the bucket.
   void PruneEmptyDirs(const Bucket& b, std::string_view key);
   // Deletes one key (NotFound if there is none).
   Status DeleteKey(const Bucket& b, uint64_t root, const KeyPath& path);
-  // Writes a whole object; `attrs` describes it.
+  // Writes a whole object; `attrs` describes it. `snapshot`, if given, is where the bucket's
+  // and the key's directories are looked up first (released before the write).
   awaitable<Result<estore::WriteResult>> StoreObject(const Bucket& b, const std::string& key,
-                                                     std::string data, const ObjectAttrs& attrs);
+                                                     std::string data, const ObjectAttrs& attrs,
+                                                     std::unique_ptr<meta::Transaction> snapshot);
   // The directory of the bucket's uploads (made if `create`), and of one upload with its
   // record (NotFound for an unknown or malformed upload id).
   Result<uint64_t> UploadsDir(const Bucket& b, bool create);
