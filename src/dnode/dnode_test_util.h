@@ -75,6 +75,9 @@ class InjectingEnv final : public env::Env {
     Result<size_t> ReadAt(uint64_t offset, std::span<char> out) override {
       return file_->ReadAt(offset, out);
     }
+    Result<size_t> ReadAtWithoutWaiting(uint64_t offset, std::span<char> out) override {
+      return file_->ReadAtWithoutWaiting(offset, out);
+    }
     Status WriteAt(uint64_t offset, std::string_view data) override {
       if (env_->no_space) return ErrnoStatus("write (injected)", ENOSPC);
       return file_->WriteAt(offset, data);

@@ -126,13 +126,16 @@ Status Drive::WriteBlock(uint64_t offset, std::string_view header, std::string_v
   return file_->WriteAt(at + kBlockHeaderBytes, payload);
 }
 
-Result<std::string> Drive::ReadBlock(uint64_t offset, const BlockId& id, uint32_t payload_len) {
+Result<std::string> Drive::ReadBlock(uint64_t offset, const BlockId& id, uint32_t payload_len,
+                                     ReadWait wait) {
   RETURN_IF_ERROR(CheckPlacement(offset, payload_len, data_bytes()));
   std::string block(kBlockHeaderBytes + payload_len, '\0');
+  const std::span<char> out(block.data(), block.size());
   // A short read (a file cut short under us) leaves zeros, which verification then rejects.
-  RETURN_IF_ERROR(
-      file_->ReadAt(kDriveHeaderBytes + offset, std::span<char>(block.data(), block.size()))
-          .status());
+  RETURN_IF_ERROR((wait == ReadWait::kNever
+                       ? file_->ReadAtWithoutWaiting(kDriveHeaderBytes + offset, out)
+                       : file_->ReadAt(kDriveHeaderBytes + offset, out))
+                      .status());
   const std::string_view view(block);
   const BlockExpectation expect{spec_.drive_id, offset, id, payload_len};
   RETURN_IF_ERROR(VerifyBlock(expect, view.substr(0, kBlockHeaderBytes),

@@ -6,10 +6,11 @@
 // has a durable header. An existing drive is refused, never reformatted, when its header is
 // damaged or names another cluster, another drive, or another size.
 //
-// The methods block on file I/O: call them from a drive's I/O thread (DriveQueue), never from
-// the event loop. Thread-safety: the accessors are immutable after Open; WriteBlock, ReadBlock
-// and Sync may be called from any thread (the Env's File is thread-safe), but the DriveQueue
-// calls them from its one thread.
+// The methods block on file I/O: call them from a drive's I/O thread (DriveQueue), or from the
+// event loop only where waiting is acceptable (the write buffer's DriveExecution::kLoop) or
+// ruled out (ReadBlock with ReadWait::kNever). Thread-safety: the accessors are immutable
+// after Open; WriteBlock, ReadBlock and Sync may be called from any thread (the Env's File is
+// thread-safe).
 #pragma once
 
 #include <cstdint>
@@ -48,7 +49,11 @@ class Drive {
   // place or the block does not fit. Not durable until Sync.
   Status WriteBlock(uint64_t offset, std::string_view header, std::string_view payload);
   // Reads and verifies (VerifyBlock) the block at `offset`; returns its header and payload.
-  Result<std::string> ReadBlock(uint64_t offset, const BlockId& id, uint32_t payload_len);
+  // With ReadWait::kNever, Unavailable instead of waiting for the disk (see
+  // File::ReadAtWithoutWaiting).
+  enum class ReadWait { kMay, kNever };
+  Result<std::string> ReadBlock(uint64_t offset, const BlockId& id, uint32_t payload_len,
+                                ReadWait wait = ReadWait::kMay);
   // fdatasync of the drive file.
   Status Sync();
 

@@ -34,6 +34,10 @@ class File {
   virtual ~File() = default;
   // Reads up to out.size() bytes at `offset`; fewer only at end of file.
   virtual Result<size_t> ReadAt(uint64_t offset, std::span<char> out) = 0;
+  // ReadAt if it can be done without waiting for the disk (every byte is in memory now);
+  // otherwise Unavailable, having read nothing, so that the caller can take the read somewhere
+  // waiting does no harm. By default always Unavailable.
+  virtual Result<size_t> ReadAtWithoutWaiting(uint64_t offset, std::span<char> out);
   // Writes all of `data` at `offset` (retrying short writes).
   virtual Status WriteAt(uint64_t offset, std::string_view data) = 0;
   // Makes every completed write durable (fdatasync). A failure here is never retried into

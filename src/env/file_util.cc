@@ -4,6 +4,10 @@
 
 namespace dase::env {
 
+Result<size_t> File::ReadAtWithoutWaiting(uint64_t, std::span<char>) {
+  return Unavailable("this file cannot tell whether a read would wait");
+}
+
 Result<std::string> ReadFile(Env* env, const std::string& path) {
   ASSIGN_OR_RETURN(auto file, env->Open(path, OpenMode::kRead));
   ASSIGN_OR_RETURN(uint64_t size, file->Size());

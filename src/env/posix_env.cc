@@ -3,6 +3,7 @@
 #include <sys/file.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -30,6 +31,22 @@ class PosixFile final : public File {
       done += static_cast<size_t>(n);
     }
     return done;
+  }
+
+  // preadv2 with RWF_NOWAIT: EAGAIN, or fewer bytes than asked (part of the range is not in
+  // the page cache, or the file ends there), and the caller reads again with ReadAt.
+  Result<size_t> ReadAtWithoutWaiting(uint64_t offset, std::span<char> out) override {
+    struct iovec iov {out.data(), out.size()};
+    ssize_t n;
+    do {
+      n = ::preadv2(fd_, &iov, 1, static_cast<off_t>(offset), RWF_NOWAIT);
+    } while (n < 0 && errno == EINTR);
+    if (n < 0) {
+      if (errno == EAGAIN || errno == EOPNOTSUPP) return Unavailable("read would wait");
+      return ErrnoStatus("read " + path_, errno);
+    }
+    if (static_cast<size_t>(n) < out.size()) return Unavailable("read would wait or ends early");
+    return static_cast<size_t>(n);
   }
 
   Status WriteAt(uint64_t offset, std::string_view data) override {
