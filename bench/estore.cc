@@ -127,8 +127,8 @@ int Main(int argc, char** argv) {
   if (only.empty() || only == "seq") {
     Sequential(ports, 1 << 20, 8, "warmup", 1);
     std::printf("element store:\n");
-    Sequential(ports, 1 << 20, 16, "1MiB", repeat);
-    Sequential(ports, 64 << 10, 64, "64KiB", repeat);
+    Sequential(ports, 1 << 20, 64, "1MiB", repeat);
+    Sequential(ports, 64 << 10, 256, "64KiB", repeat);
   }
   if (only.empty() || only == "small") {
     std::string small(4096, 's');
