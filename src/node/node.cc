@@ -79,6 +79,7 @@ class NodeProcess {
         LOG_WARN("event loop stalled for {} ms (threshold {} ms)", late_ms,
                  config_.stall_threshold_ms);
       }
+      ExitIfStoreFailed();
     }
     if (batcher_ != nullptr) {
       LOG_INFO("metadata: {} writes in {} group commits", batcher_->bodies_committed(),
@@ -96,6 +97,18 @@ class NodeProcess {
     // Connections to DNodes and drive work keep the loop busy forever: stop it outright. The
     // block service, destroyed after the loop returns, waits for drive I/O in progress.
     io_.stop();
+  }
+
+  // A metadata store whose log failed to sync takes no more writes until it is opened again
+  // (kv.h WriteHealth), and what its file holds is unknown: a failed fsync fails the node.
+  // Exiting lets the monitor restart this CNode, which opens the store from what is durable;
+  // a disk that keeps failing makes it FAILED after the restart policy's attempts.
+  void ExitIfStoreFailed() {
+    if (store_ == nullptr) return;
+    if (Status health = store_->WriteHealth(); !health.ok()) {
+      LOG_ERROR("metadata store failed, exiting for a restart: {}", health.ToString());
+      ::_exit(1);
+    }
   }
 
   // Says hello until the VMS knows this incarnation, then heartbeats.
