@@ -197,6 +197,27 @@ const EVP_MD* Md5Digest() {
   return md;
 }
 
+// The digest `ctx` has taken in so far, as bytes.
+std::string DigestFinal(EVP_MD_CTX* ctx) {
+  unsigned char out[EVP_MAX_MD_SIZE];
+  unsigned int n = 0;
+  CHECK(EVP_DigestFinal_ex(ctx, out, &n) == 1) << "EVP_DigestFinal_ex";
+  return std::string(reinterpret_cast<const char*>(out), n);
+}
+
+// One context per thread, initialized again for every digest: SigV4 hashes a canonical request
+// per request, and making a context costs about as much as hashing it.
+std::string OneShotDigest(const EVP_MD* md, std::string_view data) {
+  struct CtxFree {
+    void operator()(EVP_MD_CTX* ctx) const { EVP_MD_CTX_free(ctx); }
+  };
+  thread_local const std::unique_ptr<EVP_MD_CTX, CtxFree> ctx(EVP_MD_CTX_new());
+  CHECK(ctx != nullptr) << "EVP_MD_CTX_new failed";
+  CHECK(EVP_DigestInit_ex(ctx.get(), md, nullptr) == 1) << "EVP_DigestInit_ex failed";
+  CHECK(EVP_DigestUpdate(ctx.get(), data.data(), data.size()) == 1) << "EVP_DigestUpdate";
+  return DigestFinal(ctx.get());
+}
+
 }  // namespace
 
 struct Checksummer::Evp {
@@ -264,12 +285,7 @@ std::string Checksummer::Final() {
     case Kind::kCrc64Nvme: return BigEndian(~crc_, 8);
     case Kind::kSha1:
     case Kind::kSha256:
-    case Kind::kMd5: {
-      unsigned char out[EVP_MAX_MD_SIZE];
-      unsigned int n = 0;
-      CHECK(EVP_DigestFinal_ex(evp_->ctx, out, &n) == 1) << "EVP_DigestFinal_ex";
-      return std::string(reinterpret_cast<const char*>(out), n);
-    }
+    case Kind::kMd5: return DigestFinal(evp_->ctx);
   }
   CHECK(false) << "bad Checksummer kind";
   return "";
@@ -281,27 +297,9 @@ std::string ComputeChecksum(ChecksumAlgorithm algorithm, std::string_view data) 
   return c.Final();
 }
 
-std::string Md5(std::string_view data) {
-  Checksummer c = Checksummer::Md5();
-  c.Update(data);
-  return c.Final();
-}
+std::string Md5(std::string_view data) { return OneShotDigest(Md5Digest(), data); }
 
-std::string Sha256(std::string_view data) {
-  // One context per thread, initialized again for every digest: SigV4 hashes a canonical
-  // request per request, and making a context costs about as much as hashing it.
-  struct CtxFree {
-    void operator()(EVP_MD_CTX* ctx) const { EVP_MD_CTX_free(ctx); }
-  };
-  thread_local const std::unique_ptr<EVP_MD_CTX, CtxFree> ctx(EVP_MD_CTX_new());
-  CHECK(ctx != nullptr) << "EVP_MD_CTX_new failed";
-  unsigned char out[EVP_MAX_MD_SIZE];
-  unsigned int n = 0;
-  CHECK(EVP_DigestInit_ex(ctx.get(), Sha256Digest(), nullptr) == 1) << "EVP_DigestInit_ex failed";
-  CHECK(EVP_DigestUpdate(ctx.get(), data.data(), data.size()) == 1) << "EVP_DigestUpdate";
-  CHECK(EVP_DigestFinal_ex(ctx.get(), out, &n) == 1) << "EVP_DigestFinal_ex";
-  return std::string(reinterpret_cast<const char*>(out), n);
-}
+std::string Sha256(std::string_view data) { return OneShotDigest(Sha256Digest(), data); }
 
 uint32_t Crc32(std::string_view data) { return Crc32Update(0, data); }
 uint32_t Crc32c(std::string_view data) { return ~Crc32cRegisterUpdate(0xffffffffu, data); }
