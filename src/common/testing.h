@@ -2,12 +2,16 @@
 #pragma once
 
 #include <gtest/gtest.h>
+#include <stdlib.h>
 
 #include <cstdint>
 #include <cstdlib>
+#include <filesystem>
 #include <iostream>
 #include <random>
 #include <string>
+#include <string_view>
+#include <system_error>
 
 #include "common/status.h"
 
@@ -29,5 +33,31 @@ inline uint64_t TestSeed() {
   ::testing::Test::RecordProperty("seed", std::to_string(seed));
   return seed;
 }
+
+// A fresh directory under $TMPDIR (or /tmp), named `<prefix>.XXXXXX`, removed with everything
+// in it on destruction.
+class TempDir {
+ public:
+  explicit TempDir(std::string_view prefix = "dase_test") {
+    const char* base = std::getenv("TMPDIR");
+    std::string pattern = std::string(base ? base : "/tmp") + "/" + std::string(prefix) + ".XXXXXX";
+    if (::mkdtemp(pattern.data()) == nullptr) {
+      ADD_FAILURE() << "mkdtemp " << pattern << " failed";
+      return;
+    }
+    path_ = pattern;
+  }
+  ~TempDir() {
+    std::error_code ignored;
+    if (!path_.empty()) std::filesystem::remove_all(path_, ignored);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
 
 }  // namespace dase::testing

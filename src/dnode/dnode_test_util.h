@@ -4,15 +4,14 @@
 #pragma once
 
 #include <gtest/gtest.h>
-#include <stdlib.h>
 
 #include <atomic>
 #include <chrono>
-#include <filesystem>
 #include <memory>
 #include <string>
 #include <thread>
 
+#include "common/testing.h"
 #include "dnode/block_client.h"
 #include "dnode/block_service.h"
 #include "env/env.h"
@@ -20,21 +19,7 @@
 
 namespace dase::dnode::testutil {
 
-// A fresh directory under $TMPDIR (or /tmp), removed with everything in it on destruction.
-class TempDir {
- public:
-  TempDir() {
-    const char* base = std::getenv("TMPDIR");
-    std::string pattern = std::string(base ? base : "/tmp") + "/dnode_test.XXXXXX";
-    CHECK(::mkdtemp(pattern.data()) != nullptr);
-    path_ = pattern;
-  }
-  ~TempDir() { std::filesystem::remove_all(path_); }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
+using ::dase::testing::TempDir;
 
 // Delegates to the POSIX Env; files it opens fail or slow down as the switches say, with the
 // same Status a real fdatasync or write would give.

@@ -1,26 +1,17 @@
 #include "env/env.h"
 
 #include <gtest/gtest.h>
-#include <stdlib.h>
+
+#include "common/testing.h"
 
 namespace dase::env {
 namespace {
 
 class EnvTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/dase_env_test.XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-  }
-  void TearDown() override {
-    for (const auto& name : env_->ListDir(dir_).value()) {
-      env_->RemoveFile(dir_ + "/" + name).IgnoreError();
-    }
-    env_->RemoveDir(dir_).IgnoreError();
-  }
   Env* env_ = Env::Default();
-  std::string dir_;
+  ::dase::testing::TempDir tmp_{"dase_env_test"};
+  const std::string dir_ = tmp_.path();
 };
 
 TEST_F(EnvTest, AtomicWriteThenReadBack) {

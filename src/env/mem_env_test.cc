@@ -3,9 +3,9 @@
 #include "env/mem_env.h"
 
 #include <gtest/gtest.h>
-#include <stdlib.h>
 
 #include <algorithm>
+#include <optional>
 #include <thread>
 
 #include "env/fault_env.h"
@@ -26,25 +26,13 @@ std::string BackendName(const ::testing::TestParamInfo<Backend>& info) {
   return "Unknown";
 }
 
-void RemoveTree(Env* env, const std::string& path) {
-  auto info = env->Stat(path);
-  if (!info.ok()) return;
-  if (info->is_dir) {
-    for (const std::string& name : env->ListDir(path).value()) RemoveTree(env, path + "/" + name);
-    env->RemoveDir(path).IgnoreError();
-  } else {
-    env->RemoveFile(path).IgnoreError();
-  }
-}
-
 class EnvContractTest : public ::testing::TestWithParam<Backend> {
  protected:
   void SetUp() override {
     switch (GetParam()) {
       case Backend::kPosix: {
-        char tmpl[] = "/tmp/dase_mem_env_test.XXXXXX";
-        ASSERT_NE(mkdtemp(tmpl), nullptr);
-        dir_ = tmpl;
+        posix_dir_.emplace("dase_mem_env_test");
+        dir_ = posix_dir_->path();
         env_ = Env::Default();
         return;
       }
@@ -54,9 +42,6 @@ class EnvContractTest : public ::testing::TestWithParam<Backend> {
     env_ = owned_.get();
     dir_ = "/tmp/dase_mem_env_test";
     ASSERT_OK(CreateDirs(env_, dir_));
-  }
-  void TearDown() override {
-    if (GetParam() == Backend::kPosix) RemoveTree(env_, dir_);
   }
 
   std::string P(const std::string& name) const { return dir_ + "/" + name; }
@@ -75,6 +60,7 @@ class EnvContractTest : public ::testing::TestWithParam<Backend> {
 
   std::unique_ptr<MemEnv> owned_;
   Env* env_ = nullptr;
+  std::optional<::dase::testing::TempDir> posix_dir_;  // kPosix
   std::string dir_;
 };
 

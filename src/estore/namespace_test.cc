@@ -1,9 +1,7 @@
 #include "estore/namespace.h"
 
 #include <gtest/gtest.h>
-#include <stdlib.h>
 
-#include <filesystem>
 #include <map>
 #include <random>
 
@@ -17,9 +15,6 @@ namespace {
 class NamespaceTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/dase_estore_test.XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
     auto store = meta::SqliteStore::Open(env::Env::Default(), dir_ + "/meta.db");
     ASSERT_TRUE(store.ok()) << store.status().ToString();
     store_ = std::move(*store);
@@ -30,7 +25,6 @@ class NamespaceTest : public ::testing::Test {
   void TearDown() override {
     ns_.reset();
     store_.reset();
-    std::filesystem::remove_all(dir_);
   }
   Inode Make(uint64_t dir, const std::string& name, FileType type) {
     auto r = ns_->Create(dir, name, NewNode{type, 0644, 0, 0}, CreateMode::kExclusive);
@@ -50,7 +44,8 @@ class NamespaceTest : public ::testing::Test {
     return names;
   }
 
-  std::string dir_;
+  ::dase::testing::TempDir tmp_{"dase_estore_test"};
+  const std::string dir_ = tmp_.path();
   std::unique_ptr<meta::SqliteStore> store_;
   std::unique_ptr<Namespace> ns_;
 };

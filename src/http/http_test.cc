@@ -1,7 +1,6 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
-#include <stdlib.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -163,18 +162,9 @@ class RawConn {
 class HttpTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/dase_http_test.XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
     cert_ = dir_ + "/cert.pem";
     key_ = dir_ + "/key.pem";
     ASSERT_TRUE(EnsureSelfSignedCert(env_, cert_, key_, {"127.0.0.1", "::1"}, {"localhost"}).ok());
-  }
-  void TearDown() override {
-    for (const auto& name : env_->ListDir(dir_).value()) {
-      env_->RemoveFile(dir_ + "/" + name).IgnoreError();
-    }
-    env_->RemoveDir(dir_).IgnoreError();
   }
   ServerOptions TlsOptions() {
     ServerOptions options;
@@ -201,7 +191,9 @@ class HttpTest : public ::testing::Test {
   }
 
   env::Env* env_ = env::Env::Default();
-  std::string dir_, cert_, key_;
+  ::dase::testing::TempDir tmp_{"dase_http_test"};
+  const std::string dir_ = tmp_.path();
+  std::string cert_, key_;
   Recorder recorder_;
 };
 

@@ -5,7 +5,6 @@
 
 #include <gtest/gtest.h>
 #include <sqlite3.h>
-#include <stdlib.h>
 
 #include <atomic>
 #include <charconv>
@@ -121,20 +120,9 @@ Status Increment(Store& store, std::string_view key) {
 
 class PosixVfsTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/dase_env_vfs_test.XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-  }
-  void TearDown() override {
-    for (const std::string& name : posix_->ListDir(dir_).value()) {
-      posix_->RemoveFile(dir_ + "/" + name).IgnoreError();
-    }
-    posix_->RemoveDir(dir_).IgnoreError();
-  }
-
   env::Env* posix_ = env::Env::Default();
-  std::string dir_;
+  ::dase::testing::TempDir tmp_{"dase_env_vfs_test"};
+  const std::string dir_ = tmp_.path();
 };
 
 TEST_F(PosixVfsTest, StoreFileIoGoesThroughTheEnv) {

@@ -1,7 +1,6 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <sqlite3.h>
-#include <stdlib.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -24,22 +23,7 @@ namespace {
 class SqliteStoreTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/dase_meta_test.XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
     path_ = dir_ + "/meta/kv.db";  // the store creates the missing parent
-  }
-  void TearDown() override { RemoveTree(dir_); }
-
-  void RemoveTree(const std::string& path) {
-    auto info = env_->Stat(path);
-    if (!info.ok()) return;
-    if (info->is_dir) {
-      for (const std::string& name : env_->ListDir(path).value()) RemoveTree(path + "/" + name);
-      env_->RemoveDir(path).IgnoreError();
-    } else {
-      env_->RemoveFile(path).IgnoreError();
-    }
   }
 
   std::unique_ptr<SqliteStore> OpenStore(SqliteOptions options = {}) {
@@ -81,7 +65,8 @@ class SqliteStoreTest : public ::testing::Test {
   }
 
   env::Env* env_ = env::Env::Default();
-  std::string dir_;
+  ::dase::testing::TempDir tmp_{"dase_meta_test"};
+  const std::string dir_ = tmp_.path();
   std::string path_;
 };
 

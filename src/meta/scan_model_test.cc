@@ -2,23 +2,17 @@
 // must match a std::map model of "stored state with the buffer applied". Prints its seed;
 // replay with DASE_TEST_SEED=<seed>.
 #include <gtest/gtest.h>
-#include <stdlib.h>
 
-#include <cstdio>
 #include <map>
 #include <random>
 #include <string>
 
+#include "common/testing.h"
 #include "env/env.h"
 #include "meta/sqlite_store.h"
 
 namespace dase::meta {
 namespace {
-
-uint64_t TestSeed() {
-  if (const char* seed = getenv("DASE_TEST_SEED")) return std::strtoull(seed, nullptr, 10);
-  return static_cast<uint64_t>(env::Env::Default()->NowMicros());
-}
 
 // Short keys over a tiny alphabet, so keys collide and ranges overlap often.
 std::string RandomKey(std::mt19937_64& rng) {
@@ -39,13 +33,10 @@ std::vector<KeyValue> ModelScan(const std::map<std::string, std::string>& model,
 }
 
 TEST(ScanModelTest, ReadsMatchStoredStateWithBufferedWritesApplied) {
-  uint64_t seed = TestSeed();
-  std::fprintf(stderr, "ScanModelTest seed: DASE_TEST_SEED=%llu\n",
-               static_cast<unsigned long long>(seed));
+  const uint64_t seed = ::dase::testing::TestSeed();
   std::mt19937_64 rng(seed);
-  char tmpl[] = "/tmp/dase_meta_model.XXXXXX";
-  ASSERT_NE(mkdtemp(tmpl), nullptr);
-  std::string dir = tmpl;
+  const ::dase::testing::TempDir tmp("dase_meta_model");
+  const std::string& dir = tmp.path();
   env::Env* env = env::Env::Default();
   {
     auto store = SqliteStore::Open(env, dir + "/kv.db");
@@ -89,10 +80,6 @@ TEST(ScanModelTest, ReadsMatchStoredStateWithBufferedWritesApplied) {
       ASSERT_TRUE((*txn)->Commit().ok()) << "seed " << seed;
     }
   }
-  for (const std::string& name : env->ListDir(dir).value()) {
-    env->RemoveFile(dir + "/" + name).IgnoreError();
-  }
-  env->RemoveDir(dir).IgnoreError();
 }
 
 }  // namespace

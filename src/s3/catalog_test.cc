@@ -1,9 +1,7 @@
 #include "s3/catalog.h"
 
 #include <gtest/gtest.h>
-#include <stdlib.h>
 
-#include <filesystem>
 #include <functional>
 #include <memory>
 #include <string>
@@ -19,9 +17,6 @@ namespace {
 class CatalogTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/dase_s3_catalog_test.XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
     auto store = meta::SqliteStore::Open(env_, dir_ + "/meta.db");
     ASSERT_TRUE(store.ok()) << store.status().ToString();
     store_ = std::move(*store);
@@ -55,7 +50,6 @@ class CatalogTest : public ::testing::Test {
   void TearDown() override {
     catalog_.reset();
     store_.reset();
-    std::filesystem::remove_all(dir_);
   }
 
   template <typename T>
@@ -72,7 +66,8 @@ class CatalogTest : public ::testing::Test {
   }
 
   env::Env* env_ = env::Env::Default();
-  std::string dir_;
+  ::dase::testing::TempDir tmp_{"dase_s3_catalog_test"};
+  const std::string dir_ = tmp_.path();
   std::unique_ptr<meta::SqliteStore> store_;
   std::unique_ptr<Catalog> catalog_;
   vms::LocalUserRecord user_;

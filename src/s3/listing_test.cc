@@ -1,9 +1,7 @@
 #include "s3/listing.h"
 
 #include <gtest/gtest.h>
-#include <stdlib.h>
 
-#include <filesystem>
 #include <random>
 #include <set>
 
@@ -20,9 +18,6 @@ using estore::FileType;
 class ListingTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/dase_listing_test.XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
     auto store = meta::SqliteStore::Open(env::Env::Default(), dir_ + "/meta.db");
     ASSERT_TRUE(store.ok()) << store.status().ToString();
     store_ = std::move(*store);
@@ -36,7 +31,6 @@ class ListingTest : public ::testing::Test {
   void TearDown() override {
     ns_.reset();
     store_.reset();
-    std::filesystem::remove_all(dir_);
   }
 
   // Stores `key` as S3 would (a file, or a marked directory for "x/"); false if the namespace
@@ -94,7 +88,8 @@ class ListingTest : public ::testing::Test {
     return out;
   }
 
-  std::string dir_;
+  ::dase::testing::TempDir tmp_{"dase_listing_test"};
+  const std::string dir_ = tmp_.path();
   std::unique_ptr<meta::SqliteStore> store_;
   std::unique_ptr<estore::Namespace> ns_;
   uint64_t bucket_ = 0;

@@ -1,10 +1,8 @@
 #include "vms/cluster_manager.h"
 
 #include <gtest/gtest.h>
-#include <stdlib.h>
 
-#include <filesystem>
-
+#include "common/testing.h"
 #include "meta/sqlite_store.h"
 #include "vms/protocol_ops.h"
 
@@ -35,9 +33,6 @@ class FakeMonitor final : public MonitorLink {
 class ClusterManagerTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/dase_vms_test.XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
     config_.cnodes = 2;
     config_.dnodes = 4;
     Reopen();
@@ -45,7 +40,6 @@ class ClusterManagerTest : public ::testing::Test {
   void TearDown() override {
     manager_.reset();
     store_.reset();
-    std::filesystem::remove_all(dir_);
   }
   void Reopen() {
     manager_.reset();
@@ -81,7 +75,8 @@ class ClusterManagerTest : public ::testing::Test {
   }
   NodeState StateOf(const std::string& name) { return manager_->FindNode(name)->state; }
 
-  std::string dir_;
+  ::dase::testing::TempDir tmp_{"dase_vms_test"};
+  const std::string dir_ = tmp_.path();
   control::ClusterConfig config_;
   FakeMonitor monitor_;
   std::unique_ptr<meta::SqliteStore> store_;

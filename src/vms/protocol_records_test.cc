@@ -1,9 +1,7 @@
 #include "vms/protocol_records.h"
 
 #include <gtest/gtest.h>
-#include <stdlib.h>
 
-#include <filesystem>
 #include <set>
 
 #include "common/testing.h"
@@ -137,9 +135,6 @@ TEST(RecordCodecTest, ToleratesMissingAndUnknownFields) {
 class ProtocolOpsTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/dase_records_test.XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
     auto store = meta::SqliteStore::Open(env_, dir_ + "/meta.db");
     ASSERT_TRUE(store.ok()) << store.status().ToString();
     store_ = std::move(*store);
@@ -147,7 +142,6 @@ class ProtocolOpsTest : public ::testing::Test {
   }
   void TearDown() override {
     store_.reset();
-    std::filesystem::remove_all(dir_);
   }
   template <typename T>
   Result<T> Run(const std::function<Result<T>(meta::Transaction&)>& body) {
@@ -169,7 +163,8 @@ class ProtocolOpsTest : public ::testing::Test {
   }
 
   env::Env* env_ = env::Env::Default();
-  std::string dir_;
+  ::dase::testing::TempDir tmp_{"dase_records_test"};
+  const std::string dir_ = tmp_.path();
   std::unique_ptr<meta::SqliteStore> store_;
 };
 
