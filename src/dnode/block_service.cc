@@ -164,12 +164,8 @@ awaitable<Result<std::string>> HandleRead(std::shared_ptr<Core> core, std::strin
   if (!req.ok()) co_return BadRequest(req.status(), "block read");
   CO_ASSIGN_OR_RETURN(DriveQueue * queue, core->Find(req->drive));
   CO_RETURN_IF_ERROR(CheckPlacement(req->offset, req->payload_len, queue->drive().data_bytes()));
-  CO_ASSIGN_OR_RETURN(std::string block, co_await queue->Read(req->offset, req->id, req->payload_len));
-  if (req->slice_len > 0) {
-    block.erase(0, kBlockHeaderBytes + req->slice_offset);
-    block.resize(req->slice_len);
-  }
-  co_return block;
+  co_return co_await queue->Read(req->offset, req->id, req->payload_len,
+                                 PayloadSlice{req->slice_offset, req->slice_len});
 }
 
 // Flushes every drive at once (each on its own thread); the first error wins.

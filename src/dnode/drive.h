@@ -48,12 +48,13 @@ class Drive {
   // does not match (the bytes were damaged on the way); InvalidArgument if it names another
   // place or the block does not fit. Not durable until Sync.
   Status WriteBlock(uint64_t offset, std::string_view header, std::string_view payload);
-  // Reads and verifies (VerifyBlock) the block at `offset`; returns its header and payload.
-  // With ReadWait::kNever, Unavailable instead of waiting for the disk (see
-  // File::ReadAtWithoutWaiting).
+  // Reads and verifies (VerifyBlock) the block at `offset`; returns its header and payload, or
+  // with a non-empty `slice` only those bytes of the payload (the checksum still covers the
+  // whole block, so all of it is read). With ReadWait::kNever, Unavailable instead of waiting
+  // for the disk (see File::ReadAtWithoutWaiting).
   enum class ReadWait { kMay, kNever };
   Result<std::string> ReadBlock(uint64_t offset, const BlockId& id, uint32_t payload_len,
-                                ReadWait wait = ReadWait::kMay);
+                                ReadWait wait = ReadWait::kMay, PayloadSlice slice = {});
   // fdatasync of the drive file.
   Status Sync();
 
@@ -66,6 +67,9 @@ class Drive {
   int64_t created_micros() const { return created_micros_; }
 
  private:
+  // Reads the block at `offset` into `block` (its header and payload) and verifies it.
+  Status ReadVerified(uint64_t offset, const BlockId& id, ReadWait wait, std::span<char> block);
+
   Drive(DriveSpec spec, std::unique_ptr<env::File> file, int64_t created_micros)
       : spec_(std::move(spec)), file_(std::move(file)), created_micros_(created_micros) {}
 

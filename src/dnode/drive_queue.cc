@@ -40,6 +40,7 @@ struct DriveQueue::Op {
   Durability durability = Durability::kSync;
   BlockId id;
   uint32_t payload_len = 0;
+  PayloadSlice slice;  // reads
 
   Status status;
   std::string block;  // what a read returns
@@ -98,14 +99,14 @@ awaitable<Status> DriveQueue::Write(uint64_t offset, std::string_view header,
 }
 
 awaitable<Result<std::string>> DriveQueue::Read(uint64_t offset, BlockId id,
-                                                uint32_t payload_len) {
+                                                uint32_t payload_len, PayloadSlice slice) {
   CO_RETURN_IF_ERROR(Admit());
   if (execution_ == DriveExecution::kThread && !failed_.load(std::memory_order_acquire)) {
     // What the page cache holds is read right here: the hand-off to the drive's thread and
     // back cost more than the read. It overtakes only writes not yet acknowledged, and no
     // block is read before its write was.
     Result<std::string> block =
-        drive_->ReadBlock(offset, id, payload_len, Drive::ReadWait::kNever);
+        drive_->ReadBlock(offset, id, payload_len, Drive::ReadWait::kNever, slice);
     if (block.ok() || block.status().code() != Code::kUnavailable) {
       reads_.fetch_add(1, std::memory_order_relaxed);
       co_return block;
@@ -116,6 +117,7 @@ awaitable<Result<std::string>> DriveQueue::Read(uint64_t offset, BlockId id,
   op.offset = offset;
   op.id = id;
   op.payload_len = payload_len;
+  op.slice = slice;
   co_await Submit(op);
   if (!op.status.ok()) co_return op.status;
   co_return std::move(op.block);
@@ -225,7 +227,8 @@ void DriveQueue::Execute(Op& op) {
     }
     case Op::Kind::kRead: {
       reads_.fetch_add(1, std::memory_order_relaxed);
-      Result<std::string> block = drive_->ReadBlock(op.offset, op.id, op.payload_len);
+      Result<std::string> block = drive_->ReadBlock(op.offset, op.id, op.payload_len,
+                                                          Drive::ReadWait::kMay, op.slice);
       if (block.ok()) {
         op.block = std::move(block).value();
       } else {

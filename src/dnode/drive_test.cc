@@ -155,6 +155,35 @@ TEST(DriveTest, BlockWriteReadAndRejectedHeader) {
   EXPECT_EQ((*drive)->WriteBlock(8192, other, payload).code(), Code::kCorruption);
 }
 
+// A slice read returns only its bytes, yet verifies the whole block: damage outside the slice
+// is still refused, and so is a never-written block or a slice past the payload.
+TEST(DriveTest, SliceReadVerifiesTheWholeBlock) {
+  TempDir dir;
+  auto drive = Drive::Open(env::Env::Default(), Spec(dir));
+  ASSERT_TRUE(drive.ok());
+  const BlockId id{9, 1, 1};
+  std::string payload(3 * 4096 + 100, '\0');
+  for (size_t i = 0; i < payload.size(); ++i) payload[i] = static_cast<char>('a' + i % 26);
+  const uint64_t at = 16384;
+  const std::string header = MakeBlockHeader("dnode-1/ssd-0", at, id, payload);
+  ASSERT_TRUE((*drive)->WriteBlock(at, header, payload).ok());
+  const uint32_t len = static_cast<uint32_t>(payload.size());
+  for (PayloadSlice slice : {PayloadSlice{0, 1}, PayloadSlice{4096, 4096},
+                             PayloadSlice{len - 7, 7}, PayloadSlice{0, len}}) {
+    auto got = (*drive)->ReadBlock(at, id, len, Drive::ReadWait::kMay, slice);
+    ASSERT_TRUE(got.ok()) << got.status().ToString();
+    EXPECT_EQ(*got, payload.substr(slice.offset, slice.length));
+  }
+  EXPECT_EQ((*drive)->ReadBlock(at, id, len, Drive::ReadWait::kMay, {len - 7, 8}).status().code(),
+            Code::kInvalidArgument);
+  EXPECT_EQ((*drive)->ReadBlock(at + 65536, id, len, Drive::ReadWait::kMay, {0, 4}).status().code(),
+            Code::kNotFound);
+  // One flipped byte in the last 4 KiB of the payload fails a read of the first 4 KiB.
+  Poke(dir.path() + "/ssd-0", kDriveHeaderBytes + at + kBlockHeaderBytes + len - 1, '!');
+  EXPECT_EQ((*drive)->ReadBlock(at, id, len, Drive::ReadWait::kMay, {0, 4096}).status().code(),
+            Code::kCorruption);
+}
+
 TEST(FormatTest, DriveHeaderRoundTrip) {
   DriveHeader h;
   h.kind = DriveKind::kScm;

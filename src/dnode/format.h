@@ -55,6 +55,12 @@ struct BlockId {
   friend bool operator==(const BlockId&, const BlockId&) = default;
 };
 
+// Bytes [offset, offset + length) of a block's payload; length 0 means the whole block.
+struct PayloadSlice {
+  uint32_t offset = 0;
+  uint32_t length = 0;
+};
+
 // "scm" or "ssd"; false for an unknown wire value.
 std::string_view KindName(DriveKind kind);
 bool IsValidKind(uint8_t kind);
