@@ -106,9 +106,10 @@ Result<Inode> Namespace::Create(uint64_t dir, std::string_view name, const NewNo
   return result;
 }
 
-Result<Inode> Namespace::MakeDirs(std::string_view path, uint32_t mode, uint64_t root) {
-  // Usually every directory exists already: one read transaction finds out.
-  auto existing = Resolve(path, root);
+Result<Inode> Namespace::MakeDirs(std::string_view path, uint32_t mode, uint64_t root,
+                                  meta::Transaction* look_in) {
+  // Usually every directory exists already: one read finds out.
+  auto existing = look_in ? ResolveIn(*look_in, path, root) : Resolve(path, root);
   if (existing.ok() && existing->type == FileType::kDirectory) return existing;
   ASSIGN_OR_RETURN(Inode current, GetAttr(root));
   for (std::string_view part : SplitPath(path)) {

@@ -75,8 +75,11 @@ class Namespace {
   Result<Inode> Resolve(std::string_view path, uint64_t root = kRootIno);
   Result<Inode> Create(uint64_t dir, std::string_view name, const NewNode& node, CreateMode mode);
   // Creates every missing directory of `path` under `root` (like mkdir -p); a file in the way
-  // is an error.
-  Result<Inode> MakeDirs(std::string_view path, uint32_t mode = 0755, uint64_t root = kRootIno);
+  // is an error. Whether all exist already is looked up in `look_in` if given (a snapshot the
+  // caller holds anyway; a stale one only makes the creates find what exists), else in a read
+  // transaction of its own. Each directory made is a transaction of its own.
+  Result<Inode> MakeDirs(std::string_view path, uint32_t mode = 0755, uint64_t root = kRootIno,
+                         meta::Transaction* look_in = nullptr);
   Result<Inode> SetAttr(uint64_t ino, const SetAttrs& attrs);
   // Files only. The extents the file had go to `displaced`, if given.
   Status Unlink(uint64_t dir, std::string_view name, std::vector<Extent>* displaced = nullptr);

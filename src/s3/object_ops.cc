@@ -140,25 +140,21 @@ awaitable<Result<estore::WriteResult>> S3Service::StoreObject(const Bucket& b,
                                                               std::unique_ptr<meta::Transaction> snapshot) {
   CO_ASSIGN_OR_RETURN(KeyPath path, SplitKey(key));
   CO_ASSIGN_OR_RETURN(uint64_t root, BucketDir(b, snapshot.get()));
-  // Usually the key's directory exists: found in the snapshot, else made (in transactions of
-  // their own). The commit checks it again, so a stale answer costs a retry, nothing more.
-  Result<Inode> found_dir = NotFound("not looked up");
-  if (snapshot && !path.marker) {
-    found_dir = estore::Namespace::ResolveIn(*snapshot, path.parent, root);
+  if (path.marker && !data.empty()) {
+    co_return InvalidArgument("a key ending in '/' names a directory: its object must be empty");
   }
+  // Usually the key's directory exists: found in the snapshot, else made. The commit checks
+  // it again, so a stale answer costs a retry, nothing more.
+  Result<Inode> made = ns_->MakeDirs(path.marker ? path.Full() : path.parent, 0755, root,
+                                     snapshot.get());
   snapshot.reset();  // never held across a wait
+  CO_ASSIGN_OR_RETURN(Inode dir, std::move(made));
   if (path.marker) {
-    if (!data.empty()) co_return InvalidArgument("a key ending in '/' names a directory: its object must be empty");
-    CO_ASSIGN_OR_RETURN(Inode dir, ns_->MakeDirs(path.Full(), 0755, root));
     CO_RETURN_IF_ERROR(ns_->SetObjectAttrs(dir.ino, EncodeObjectAttrs(attrs)));
     co_return estore::WriteResult{dir, {}};
   }
   estore::PutOptions options;
   options.attrs = EncodeObjectAttrs(attrs);
-  if (!found_dir.ok() || found_dir->type != FileType::kDirectory) {
-    found_dir = ns_->MakeDirs(path.parent, 0755, root);
-  }
-  CO_ASSIGN_OR_RETURN(Inode dir, std::move(found_dir));
   auto written = co_await objects_->Put(dir.ino, path.name, std::move(data), options);
   if (!written.ok() && written.status().code() == Code::kNotFound) {
     // A delete removed the (then empty) parent between MakeDirs and the commit: nothing was
