@@ -76,8 +76,9 @@ class Namespace {
   Result<Inode> Create(uint64_t dir, std::string_view name, const NewNode& node, CreateMode mode);
   // Creates every missing directory of `path` under `root` (like mkdir -p); a file in the way
   // is an error. Whether all exist already is looked up in `look_in` if given (a snapshot the
-  // caller holds anyway; a stale one only makes the creates find what exists), else in a read
-  // transaction of its own. Each directory made is a transaction of its own.
+  // caller holds anyway), else in a read transaction of its own; a directory found there is
+  // returned even if removed since, so the caller's commit into it must check it still exists
+  // (PutFile does). Each directory made is a transaction of its own.
   Result<Inode> MakeDirs(std::string_view path, uint32_t mode = 0755, uint64_t root = kRootIno,
                          meta::Transaction* look_in = nullptr);
   Result<Inode> SetAttr(uint64_t ino, const SetAttrs& attrs);

@@ -50,6 +50,40 @@ class NamespaceTest : public ::testing::Test {
   std::unique_ptr<Namespace> ns_;
 };
 
+// MakeDirs looks in the caller's snapshot: what the snapshot holds is returned as it is there
+// (even if removed since: the caller's commit must check it), what it lacks is made.
+TEST_F(NamespaceTest, MakeDirsLooksInTheGivenSnapshot) {
+  auto made = ns_->MakeDirs("/p/q");
+  ASSERT_OK(made.status());
+  auto begun = store_->Begin();
+  ASSERT_OK(begun.status());
+  meta::Transaction& snapshot = **begun;
+  auto found = ns_->MakeDirs("p/q", 0755, kRootIno, &snapshot);
+  ASSERT_OK(found.status());
+  EXPECT_EQ(found->ino, made->ino);
+  // Missing from the snapshot: created in transactions of their own, visible afterwards.
+  auto fresh = ns_->MakeDirs("/p/r/s", 0755, kRootIno, &snapshot);
+  ASSERT_OK(fresh.status());
+  auto resolved = ns_->Resolve("/p/r/s");
+  ASSERT_OK(resolved.status());
+  EXPECT_EQ(resolved->ino, fresh->ino);
+  EXPECT_EQ(resolved->type, FileType::kDirectory);
+  // Removed after the snapshot was taken: the snapshot's answer still comes back...
+  auto parent = ns_->Resolve("/p");
+  ASSERT_OK(parent.status());
+  ASSERT_OK(ns_->Rmdir(parent->ino, "q"));
+  auto stale = ns_->MakeDirs("/p/q", 0755, kRootIno, &snapshot);
+  ASSERT_OK(stale.status());
+  EXPECT_EQ(stale->ino, made->ino);
+  // ... and a commit into it fails, which is the caller's check.
+  auto put = ns_->PutFile(stale->ino, "f", NewNode{}, {}, 0);
+  EXPECT_EQ(put.status().code(), Code::kNotFound) << put.status().ToString();
+  // Without a snapshot it is made anew.
+  auto again = ns_->MakeDirs("/p/q");
+  ASSERT_OK(again.status());
+  EXPECT_NE(again->ino, made->ino);
+}
+
 // An S3 GET resolves and reads a file inside the snapshot its access key was read in.
 TEST_F(NamespaceTest, ResolveInAndReadViewInReadOneSnapshot) {
   auto dir = ns_->MakeDirs("/a/b");
