@@ -227,8 +227,8 @@ void DriveQueue::Execute(Op& op) {
     }
     case Op::Kind::kRead: {
       reads_.fetch_add(1, std::memory_order_relaxed);
-      Result<std::string> block = drive_->ReadBlock(op.offset, op.id, op.payload_len,
-                                                          Drive::ReadWait::kMay, op.slice);
+      Result<std::string> block =
+          drive_->ReadBlock(op.offset, op.id, op.payload_len, Drive::ReadWait::kMay, op.slice);
       if (block.ok()) {
         op.block = std::move(block).value();
       } else {
