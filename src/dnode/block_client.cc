@@ -14,9 +14,8 @@ awaitable<Status> BlockClient::Write(DriveRef drive, uint64_t offset, BlockId id
                               " bytes exceeds the limit of " +
                               std::to_string(kMaxBlockPayloadBytes));
   }
-  const std::string header = MakeBlockHeader(DriveId(dnode_name_, drive), offset, id, payload);
-  std::string request =
-      EncodeWriteRequest(WriteRequest{drive, offset, durability, header, payload});
+  const std::string head = MakeBlockHead(DriveId(dnode_name_, drive), offset, id, payload);
+  std::string request = EncodeWriteRequest(WriteRequest{drive, offset, durability, head, payload});
   Result<std::string> reply =
       co_await rpc_.Call(rpc::Method::kBlockWrite, std::move(request), options_.timeout);
   co_return reply.status();
@@ -29,10 +28,10 @@ awaitable<Status> BlockClient::WriteMany(std::vector<BlockWrite> blocks,
     co_return InvalidArgument("a block write carries 1 to " + std::to_string(kMaxBlocksPerWrite) +
                               " blocks, not " + std::to_string(blocks.size()));
   }
-  // What the frame borrows: the prefix and headers made here, and the caller's payloads.
+  // What the frame borrows: the prefix and heads made here, and the caller's payloads.
   struct Owned {
     std::string prefix;
-    std::vector<std::string> headers;
+    std::vector<std::string> heads;
     std::shared_ptr<const void> payloads;
   };
   auto owned = std::make_shared<Owned>();
@@ -44,7 +43,7 @@ awaitable<Status> BlockClient::WriteMany(std::vector<BlockWrite> blocks,
                                 " bytes exceeds the limit of " +
                                 std::to_string(kMaxBlockPayloadBytes));
     }
-    owned->headers.push_back(MakeBlockHeader(DriveId(dnode_name_, b.drive), b.offset, b.id, b.payload));
+    owned->heads.push_back(MakeBlockHead(DriveId(dnode_name_, b.drive), b.offset, b.id, b.payload));
     request.blocks.push_back(BlockPut{b.drive, b.offset, {}, b.payload});
   }
   owned->prefix = EncodeWriteManyPrefix(request);
@@ -52,7 +51,7 @@ awaitable<Status> BlockClient::WriteMany(std::vector<BlockWrite> blocks,
   rpc::GatherPayload payload;
   payload.pieces.push_back(owned->prefix);
   for (size_t i = 0; i < blocks.size(); ++i) {
-    payload.pieces.push_back(owned->headers[i]);
+    payload.pieces.push_back(owned->heads[i]);
     payload.pieces.push_back(blocks[i].payload);
   }
   payload.owner = std::move(owned);
@@ -84,19 +83,19 @@ awaitable<Result<std::string>> BlockClient::Read(DriveRef drive, uint64_t offset
       co_await rpc_.Call(rpc::Method::kBlockRead, std::move(request), options_.timeout);
   if (!reply.ok()) co_return reply.status();
   std::string block = std::move(reply).value();
-  if (block.size() != kBlockHeaderBytes + payload_len) {
+  const size_t head_bytes = BlockHeadBytes(payload_len);
+  if (block.size() != head_bytes + payload_len) {
     co_return Corruption("dnode " + dnode_name_ + " answered a read with " +
                          std::to_string(block.size()) + " bytes, expected " +
-                         std::to_string(kBlockHeaderBytes + payload_len));
+                         std::to_string(head_bytes + payload_len));
   }
   const std::string drive_id = DriveId(dnode_name_, drive);
   const std::string_view view(block);
   const Status verified = VerifyBlock(BlockExpectation{drive_id, offset, id, payload_len},
-                                      view.substr(0, kBlockHeaderBytes),
-                                      view.substr(kBlockHeaderBytes));
+                                      view.substr(0, head_bytes), view.substr(head_bytes));
   // The DNode verified before answering, so a failure here happened after it (or in it).
   if (!verified.ok()) co_return Corruption("verified at the client: " + verified.ToString());
-  block.erase(0, kBlockHeaderBytes);
+  block.erase(0, head_bytes);
   co_return block;
 }
 

@@ -1,7 +1,7 @@
 // BlockClient: a CNode's view of one DNode's block service (docs/formats/drives.md).
 //
-// Checksums are end to end: Write computes the block header and its checksum here, and the
-// DNode refuses a block whose bytes changed on the way; Read verifies the stored header and
+// Checksums are end to end: Write computes the block's head and its checksums here, and the
+// DNode refuses a block whose bytes changed on the way; Read verifies the stored head and
 // payload it gets back (identity, place, length, checksum) independently of the DNode, so a
 // block damaged anywhere between the platter and this process is reported, never returned.
 //
@@ -57,8 +57,9 @@ class BlockClient {
   // The payload of block `id`, which must be `payload_len` bytes, at `offset`.
   awaitable<Result<std::string>> Read(DriveRef drive, uint64_t offset, BlockId id,
                                       uint32_t payload_len);
-  // `slice_len` bytes of that payload from `slice_offset`. The DNode verifies the whole block;
-  // the slice travels under the RPC frame's checksum (no end-to-end block check here).
+  // `slice_len` bytes of that payload from `slice_offset`. The DNode verifies the block's head
+  // and the sectors holding the slice; the slice travels under the RPC frame's checksum (no
+  // end-to-end block check here).
   awaitable<Result<std::string>> ReadSlice(DriveRef drive, uint64_t offset, BlockId id,
                                            uint32_t payload_len, uint32_t slice_offset,
                                            uint32_t slice_len);

@@ -128,7 +128,7 @@ awaitable<Result<std::string>> HandleWrite(std::shared_ptr<Core> core, std::stri
   CO_RETURN_IF_ERROR(
       CheckPlacement(req->offset, req->payload.size(), queue->drive().data_bytes()));
   // `payload` (which the request's views borrow) lives in this frame until the write is done.
-  const Status s = co_await queue->Write(req->offset, req->header, req->payload, req->durability);
+  const Status s = co_await queue->Write(req->offset, req->head, req->payload, req->durability);
   CO_RETURN_IF_ERROR(s);
   co_return std::string();
 }
@@ -147,7 +147,7 @@ awaitable<Result<std::string>> HandleWriteMany(std::shared_ptr<Core> core, std::
   std::vector<awaitable<Status>> writes;
   for (size_t i = 0; i < queues.size(); ++i) {
     const BlockPut& b = req->blocks[i];
-    writes.push_back(queues[i]->Write(b.offset, b.header, b.payload, req->durability));
+    writes.push_back(queues[i]->Write(b.offset, b.head, b.payload, req->durability));
   }
   std::vector<Status> written = co_await AwaitAll(std::move(writes));
   for (size_t i = 0; i < written.size(); ++i) {

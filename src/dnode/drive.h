@@ -43,14 +43,14 @@ class Drive {
   Drive(const Drive&) = delete;
   Drive& operator=(const Drive&) = delete;
 
-  // Writes a block: its encoded 64-byte header (made by MakeBlockHeader, checked here against
-  // this drive, `offset` and `payload`), then its payload. Corruption if the header's checksum
+  // Writes a block: its encoded head (made by MakeBlockHead, checked here against this drive,
+  // `offset` and `payload`), then its payload. Corruption if the header's checksum
   // does not match (the bytes were damaged on the way); InvalidArgument if it names another
   // place or the block does not fit. Not durable until Sync.
-  Status WriteBlock(uint64_t offset, std::string_view header, std::string_view payload);
-  // Reads and verifies (VerifyBlock) the block at `offset`; returns its header and payload, or
-  // with a non-empty `slice` only those bytes of the payload (the checksum still covers the
-  // whole block, so all of it is read). With ReadWait::kNever, Unavailable instead of waiting
+  Status WriteBlock(uint64_t offset, std::string_view head, std::string_view payload);
+  // Reads and verifies (VerifyBlock) the block at `offset`; returns its head and payload, or
+  // with a non-empty `slice` only those bytes of the payload (then only the head and the
+  // sectors holding the slice are read and verified). With ReadWait::kNever, Unavailable instead of waiting
   // for the disk (see File::ReadAtWithoutWaiting).
   enum class ReadWait { kMay, kNever };
   Result<std::string> ReadBlock(uint64_t offset, const BlockId& id, uint32_t payload_len,
@@ -67,8 +67,9 @@ class Drive {
   int64_t created_micros() const { return created_micros_; }
 
  private:
-  // Reads the block at `offset` into `block` (its header and payload) and verifies it.
-  Status ReadVerified(uint64_t offset, const BlockId& id, ReadWait wait, std::span<char> block);
+  // Fills `bytes` from `offset` of the data area; what lies past the end of the file reads as
+  // zeros.
+  Status ReadAt(uint64_t offset, ReadWait wait, std::span<char> bytes);
 
   Drive(DriveSpec spec, std::unique_ptr<env::File> file, int64_t created_micros)
       : spec_(std::move(spec)), file_(std::move(file)), created_micros_(created_micros) {}

@@ -35,7 +35,7 @@ struct DriveQueue::Op {
   enum class Kind { kWrite, kRead, kFlush };
   Kind kind = Kind::kFlush;
   uint64_t offset = 0;
-  std::string_view header;
+  std::string_view head;
   std::string_view payload;
   Durability durability = Durability::kSync;
   BlockId id;
@@ -85,13 +85,13 @@ Status DriveQueue::Admit() const {
   return Status::Ok();
 }
 
-awaitable<Status> DriveQueue::Write(uint64_t offset, std::string_view header,
+awaitable<Status> DriveQueue::Write(uint64_t offset, std::string_view head,
                                     std::string_view payload, Durability durability) {
   CO_RETURN_IF_ERROR(Admit());
   Op op;
   op.kind = Op::Kind::kWrite;
   op.offset = offset;
-  op.header = header;
+  op.head = head;
   op.payload = payload;
   op.durability = durability;
   co_await Submit(op);
@@ -214,12 +214,12 @@ void DriveQueue::Execute(Op& op) {
   }
   switch (op.kind) {
     case Op::Kind::kWrite: {
-      op.status = drive_->WriteBlock(op.offset, op.header, op.payload);
+      op.status = drive_->WriteBlock(op.offset, op.head, op.payload);
       if (!op.status.ok()) return;
       dirty_ = true;
       writes_.fetch_add(1, std::memory_order_relaxed);
       bytes_written_.fetch_add(op.payload.size(), std::memory_order_relaxed);
-      const uint64_t end = op.offset + kBlockHeaderBytes + op.payload.size();
+      const uint64_t end = op.offset + op.head.size() + op.payload.size();
       if (end > high_water_.load(std::memory_order_relaxed)) {
         high_water_.store(end, std::memory_order_relaxed);  // only this thread writes it
       }

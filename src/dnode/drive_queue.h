@@ -75,10 +75,10 @@ class DriveQueue {
   DriveQueue(const DriveQueue&) = delete;
   DriveQueue& operator=(const DriveQueue&) = delete;
 
-  // `header` and `payload` must stay alive until the returned awaitable completes.
-  awaitable<Status> Write(uint64_t offset, std::string_view header, std::string_view payload,
+  // `head` and `payload` must stay alive until the returned awaitable completes.
+  awaitable<Status> Write(uint64_t offset, std::string_view head, std::string_view payload,
                           Durability durability);
-  // The stored block (header and payload), verified; or only `slice` of its payload.
+  // The stored block (head and payload), verified; or only `slice` of its payload.
   awaitable<Result<std::string>> Read(uint64_t offset, BlockId id, uint32_t payload_len,
                                       PayloadSlice slice = {});
   // Completes once every write acknowledged before it is durable.

@@ -46,11 +46,12 @@ bool AllZero(std::string_view bytes) {
   return std::all_of(bytes.begin(), bytes.end(), [](char c) { return c == 0; });
 }
 
-uint32_t BlockCrc(std::string_view header_prefix, std::string_view drive_id,
-                  std::string_view payload) {
-  uint32_t crc = Crc32cExtend(0, header_prefix.substr(0, kBlockCrcAt));
+// Covers the header's first 60 bytes, the drive's identity and the sector table (which covers
+// the payload).
+uint32_t BlockCrc(std::string_view head, std::string_view drive_id) {
+  uint32_t crc = Crc32cExtend(0, head.substr(0, kBlockCrcAt));
   crc = Crc32cExtend(crc, drive_id);
-  return Crc32cExtend(crc, payload);
+  return Crc32cExtend(crc, head.substr(kBlockHeaderBytes));
 }
 
 std::string Where(const BlockExpectation& e) {
@@ -150,24 +151,31 @@ Result<DriveHeader> DecodeDriveHeader(std::string_view bytes) {
   return h;
 }
 
-std::string MakeBlockHeader(std::string_view drive_id, uint64_t offset, const BlockId& id,
-                            std::string_view payload) {
+std::string MakeBlockHead(std::string_view drive_id, uint64_t offset, const BlockId& id,
+                          std::string_view payload) {
   CHECK(payload.size() <= kMaxBlockPayloadBytes);
+  const auto payload_len = static_cast<uint32_t>(payload.size());
   Writer w;
   w.PutU32(kBlockMagic);
   w.PutU16(kBlockFormatVersion);
   w.PutU16(0);  // flags
   w.PutU64(id.owner);
   w.PutU32(id.chunk);
-  w.PutU32(static_cast<uint32_t>(payload.size()));
+  w.PutU32(payload_len);
   w.PutU64(id.version);
   w.PutU64(DriveIdHash(drive_id));
   w.PutU64(offset);
   w.PutU64(0);  // reserved
   w.PutU32(Crc32cExtend(0, w.data()));
-  w.PutU32(BlockCrc(w.data(), drive_id, payload));
-  CHECK(w.size() == kBlockHeaderBytes);
-  return std::move(w).Release();
+  w.PutU32(0);  // block_crc, filled in below once the sector table is there
+  for (uint32_t at = 0; at < payload_len; at += kSectorBytes) {
+    w.PutU32(Crc32cExtend(0, payload.substr(at, kSectorBytes)));
+  }
+  std::string head = std::move(w).Release();
+  CHECK(head.size() == BlockHeadBytes(payload_len));
+  const uint32_t block_crc = BlockCrc(head, drive_id);
+  for (size_t i = 0; i < 4; ++i) head[kBlockCrcAt + i] = static_cast<char>(block_crc >> (8 * i));
+  return head;
 }
 
 Result<BlockHeader> DecodeBlockHeader(std::string_view bytes) {
@@ -198,12 +206,21 @@ Result<BlockHeader> DecodeBlockHeader(std::string_view bytes) {
   return h;
 }
 
-Status VerifyBlock(const BlockExpectation& e, std::string_view header, std::string_view payload) {
-  if (AllZero(header)) {
-    if (AllZero(payload)) return NotFound("no " + Where(e) + " (never written)");
+Status VerifyBlockSectors(const BlockExpectation& e, std::string_view head,
+                          uint32_t first_sector, std::string_view sectors) {
+  const uint64_t start = uint64_t{first_sector} * kSectorBytes;
+  if (start > e.payload_len || sectors.size() > e.payload_len - start ||
+      (start + sectors.size() != e.payload_len && sectors.size() % kSectorBytes != 0)) {
+    return InvalidArgument("sectors from " + std::to_string(first_sector) + " (" +
+                           std::to_string(sectors.size()) + " bytes) are not whole sectors of a " +
+                           std::to_string(e.payload_len) + "-byte payload");
+  }
+  if (AllZero(head)) {
+    if (AllZero(sectors)) return NotFound("no " + Where(e) + " (never written)");
     return Corruption(Where(e) + ": header is zero but the payload area is not (torn write?)");
   }
-  Result<BlockHeader> h = DecodeBlockHeader(header);
+  if (head.size() < kBlockHeaderBytes) return Corruption(Where(e) + ": head is short");
+  Result<BlockHeader> h = DecodeBlockHeader(head.substr(0, kBlockHeaderBytes));
   if (!h.ok()) return h.status().WithContext(Where(e));
   if (h->drive_id_hash != DriveIdHash(e.drive_id)) {
     return Corruption(Where(e) + " belongs to another drive (misdirected write)");
@@ -216,14 +233,34 @@ Status VerifyBlock(const BlockExpectation& e, std::string_view header, std::stri
     return Corruption(Where(e) + " is " + BlockIdString(h->id) + ", expected " +
                       BlockIdString(e.id));
   }
-  if (h->payload_len != e.payload_len || payload.size() != e.payload_len) {
+  if (h->payload_len != e.payload_len) {
     return Corruption(Where(e) + " holds " + std::to_string(h->payload_len) +
                       " bytes, expected " + std::to_string(e.payload_len));
   }
-  if (BlockCrc(header, e.drive_id, payload) != h->block_crc) {
-    return Corruption(Where(e) + ": payload checksum mismatch (bit rot or torn write)");
+  if (head.size() != BlockHeadBytes(e.payload_len)) {
+    return Corruption(Where(e) + ": head of " + std::to_string(head.size()) + " bytes, expected " +
+                      std::to_string(BlockHeadBytes(e.payload_len)));
+  }
+  if (BlockCrc(head, e.drive_id) != h->block_crc) {
+    return Corruption(Where(e) + ": header or sector table checksum mismatch");
+  }
+  for (size_t at = 0; at < sectors.size(); at += kSectorBytes) {
+    const size_t sector = first_sector + at / kSectorBytes;
+    if (Crc32cExtend(0, sectors.substr(at, kSectorBytes)) !=
+        LoadU32(head, kBlockHeaderBytes + 4 * sector)) {
+      return Corruption(Where(e) + ": checksum mismatch in payload sector " +
+                        std::to_string(sector) + " (bit rot or torn write)");
+    }
   }
   return Status::Ok();
+}
+
+Status VerifyBlock(const BlockExpectation& e, std::string_view head, std::string_view payload) {
+  if (payload.size() != e.payload_len) {
+    return Corruption(Where(e) + ": read " + std::to_string(payload.size()) +
+                      " payload bytes, expected " + std::to_string(e.payload_len));
+  }
+  return VerifyBlockSectors(e, head, 0, payload);
 }
 
 Status CheckPlacement(uint64_t offset, uint64_t payload_len, uint64_t data_bytes) {
@@ -234,7 +271,7 @@ Status CheckPlacement(uint64_t offset, uint64_t payload_len, uint64_t data_bytes
     return InvalidArgument("block payload of " + std::to_string(payload_len) +
                            " bytes exceeds the limit of " + std::to_string(kMaxBlockPayloadBytes));
   }
-  const uint64_t need = kBlockHeaderBytes + payload_len;
+  const uint64_t need = BlockHeadBytes(static_cast<uint32_t>(payload_len)) + payload_len;
   if (offset > data_bytes || need > data_bytes - offset) {
     return InvalidArgument("block of " + std::to_string(need) + " bytes at offset " +
                            std::to_string(offset) + " does not fit the drive's data area of " +
@@ -244,7 +281,7 @@ Status CheckPlacement(uint64_t offset, uint64_t payload_len, uint64_t data_bytes
 }
 
 uint64_t BlockFootprint(uint32_t payload_len) {
-  const uint64_t need = kBlockHeaderBytes + payload_len;
+  const uint64_t need = BlockHeadBytes(payload_len) + payload_len;
   return (need + kBlockAlignBytes - 1) / kBlockAlignBytes * kBlockAlignBytes;
 }
 

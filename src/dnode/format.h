@@ -3,10 +3,12 @@
 //
 // A drive file starts with a 4 KiB drive header naming its cluster and its identity. The rest
 // is the data area, where blocks live at 4 KiB-aligned offsets chosen by the caller. A block is
-// a 64-byte block header followed by its payload; the header's checksum covers the header, the
-// drive's identity and the payload, so bit rot, torn writes and misdirected writes (right data,
-// wrong place) all fail verification. The same verification runs on the DNode before a read is
-// answered and again on the client, end to end.
+// its head, followed by its payload. The head is a 64-byte header and a sector table: one CRC32C
+// per 4 KiB sector of the payload. The header's checksum covers the header, the drive's identity
+// and the sector table, so bit rot, torn writes and misdirected writes (right data, wrong place)
+// all fail verification, and a read of a few sectors verifies just the head and those sectors.
+// The same verification runs on the DNode before a read is answered and again on the client
+// (whole-block reads), end to end.
 //
 // Thread-safety: pure functions and plain values.
 #pragma once
@@ -23,16 +25,28 @@ namespace dase::dnode {
 inline constexpr uint64_t kDriveHeaderBytes = 4096;
 // The ASCII bytes "DDRV" read as a little-endian u32.
 inline constexpr uint32_t kDriveMagic = 0x56524444;
-inline constexpr uint16_t kDriveFormatVersion = 1;
+inline constexpr uint16_t kDriveFormatVersion = 2;
 inline constexpr size_t kMaxClusterGuidBytes = 128;
 inline constexpr size_t kMaxDriveIdBytes = 128;
 
-inline constexpr uint64_t kBlockHeaderBytes = 64;
+inline constexpr uint64_t kBlockHeaderBytes = 64;  // the fixed part of a block's head
 // The ASCII bytes "DBLK" read as a little-endian u32.
 inline constexpr uint32_t kBlockMagic = 0x4b4c4244;
-inline constexpr uint16_t kBlockFormatVersion = 1;
+inline constexpr uint16_t kBlockFormatVersion = 2;
 inline constexpr uint64_t kBlockAlignBytes = 4096;
 inline constexpr uint32_t kMaxBlockPayloadBytes = 4 << 20;
+// The payload is checksummed in sectors of this size (the last one may be shorter).
+inline constexpr uint32_t kSectorBytes = 4096;
+
+// Sectors of a payload of `payload_len` bytes: one sector table entry each.
+constexpr uint32_t SectorCount(uint32_t payload_len) {
+  return (payload_len + kSectorBytes - 1) / kSectorBytes;
+}
+// A block's head: the header and the sector table, stored in front of the payload.
+constexpr uint64_t BlockHeadBytes(uint32_t payload_len) {
+  return kBlockHeaderBytes + 4 * uint64_t{SectorCount(payload_len)};
+}
+inline constexpr uint64_t kMaxBlockHeadBytes = BlockHeadBytes(kMaxBlockPayloadBytes);
 
 // Values are part of the on-disk and wire formats.
 enum class DriveKind : uint8_t {
@@ -100,10 +114,12 @@ struct BlockHeader {
   uint32_t block_crc = 0;
 };
 
-// The encoded 64-byte header of a block holding `payload`, stored at `offset` of `drive_id`.
-std::string MakeBlockHeader(std::string_view drive_id, uint64_t offset, const BlockId& id,
-                            std::string_view payload);
-// Parses 64 bytes and checks magic, version and the header checksum (not the payload).
+// The encoded head (BlockHeadBytes(payload.size()) bytes) of a block holding `payload`, stored
+// at `offset` of `drive_id`.
+std::string MakeBlockHead(std::string_view drive_id, uint64_t offset, const BlockId& id,
+                          std::string_view payload);
+// Parses a head's first 64 bytes and checks magic, version and the header checksum (not the
+// sector table or the payload).
 Result<BlockHeader> DecodeBlockHeader(std::string_view bytes);
 
 // What a read expects to find.
@@ -114,11 +130,15 @@ struct BlockExpectation {
   uint32_t payload_len = 0;
 };
 
-// Verifies a block read back (`header` is 64 bytes, `payload` the bytes after it):
+// Verifies a block read back (`head` as MakeBlockHead made it, `payload` the bytes after it):
 // NotFound if the whole area is zero (never written); Corruption, saying what differed, for any
 // other mismatch of magic, checksums, drive, offset, BlockId or length.
-Status VerifyBlock(const BlockExpectation& expected, std::string_view header,
+Status VerifyBlock(const BlockExpectation& expected, std::string_view head,
                    std::string_view payload);
+// The same for part of the payload: `sectors` are the payload bytes from sector `first_sector`
+// on, whole sectors (the payload's last sector may be short). Only those sectors are checked.
+Status VerifyBlockSectors(const BlockExpectation& expected, std::string_view head,
+                          uint32_t first_sector, std::string_view sectors);
 
 // InvalidArgument unless a block with `payload_len` bytes fits at `offset` of a data area of
 // `data_bytes`: 4 KiB aligned, payload at most kMaxBlockPayloadBytes, inside the area.

@@ -77,7 +77,7 @@ std::string EncodeWriteRequest(const WriteRequest& r) {
   PutDriveRef(w, r.drive);
   w.PutU64(r.offset);
   w.PutU8(static_cast<uint8_t>(r.durability));
-  w.PutRaw(r.header);
+  w.PutString(r.head);
   w.PutString(r.payload);
   return std::move(w).Release();
 }
@@ -92,7 +92,7 @@ Result<WriteRequest> DecodeWriteRequest(std::string_view payload) {
     return InvalidArgument("unknown durability " + std::to_string(durability));
   }
   req.durability = static_cast<Durability>(durability);
-  ASSIGN_OR_RETURN(req.header, r.GetRaw(kBlockHeaderBytes));
+  ASSIGN_OR_RETURN(req.head, r.GetStringView(kMaxBlockHeadBytes));
   ASSIGN_OR_RETURN(req.payload, r.GetStringView(kMaxBlockPayloadBytes));
   RETURN_IF_ERROR(r.ExpectEnd());
   return req;
@@ -134,7 +134,7 @@ Result<WriteManyRequest> DecodeWriteManyRequest(std::string_view payload) {
     }
   }
   for (uint64_t i = 0; i < count; ++i) {
-    ASSIGN_OR_RETURN(req.blocks[i].header, r.GetRaw(kBlockHeaderBytes));
+    ASSIGN_OR_RETURN(req.blocks[i].head, r.GetRaw(BlockHeadBytes(lengths[i])));
     ASSIGN_OR_RETURN(req.blocks[i].payload, r.GetRaw(lengths[i]));
   }
   RETURN_IF_ERROR(r.ExpectEnd());

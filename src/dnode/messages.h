@@ -26,19 +26,19 @@ struct WriteRequest {
   DriveRef drive;
   uint64_t offset = 0;
   Durability durability = Durability::kSync;
-  std::string_view header;  // kBlockHeaderBytes, from MakeBlockHeader
+  std::string_view head;  // BlockHeadBytes(payload.size()), from MakeBlockHead
   std::string_view payload;
 };
 
 // BlockWriteMany carries at most this many blocks (a stripe puts at most a few per DNode).
 inline constexpr uint32_t kMaxBlocksPerWrite = 64;
 
-// One block of a BlockWriteMany. On the wire its header is followed at once by its payload, so
-// a decoded request's header and payload are adjacent (the drive writes them with one pwrite).
+// One block of a BlockWriteMany. On the wire its head is followed at once by its payload, so
+// a decoded request's head and payload are adjacent (the drive writes them with one pwrite).
 struct BlockPut {
   DriveRef drive;
   uint64_t offset = 0;
-  std::string_view header;  // kBlockHeaderBytes, from MakeBlockHeader
+  std::string_view head;  // BlockHeadBytes(payload.size()), from MakeBlockHead
   std::string_view payload;
 };
 
@@ -93,7 +93,7 @@ struct DnodeInfo {
 std::string EncodeWriteRequest(const WriteRequest& r);
 Result<WriteRequest> DecodeWriteRequest(std::string_view payload);
 // The part of a BlockWriteMany request before the blocks' bytes (drives, offsets, lengths);
-// the sender then writes each block's header and payload, in order, without copying them.
+// the sender then writes each block's head and payload, in order, without copying them.
 std::string EncodeWriteManyPrefix(const WriteManyRequest& r);
 Result<WriteManyRequest> DecodeWriteManyRequest(std::string_view payload);
 std::string EncodeReadRequest(const ReadRequest& r);

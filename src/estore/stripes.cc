@@ -318,15 +318,29 @@ awaitable<Result<std::string>> StripeStore::Read(uint64_t number, uint64_t offse
   if (length == 0 || offset > g.data_bytes() || length > g.data_bytes() - offset) {
     co_return InvalidArgument(fmt::format("read beyond stripe {}", number));
   }
-  size_t cb = g.chunk_bytes;
-  if (offset / cb == (offset + length - 1) / cb && length < cb) {
-    // Inside one chunk: only those bytes travel. Any failure takes the general path.
-    auto slice = co_await ReadChunk(rec, static_cast<int>(offset / cb),
-                                    static_cast<uint32_t>(offset % cb),
-                                    static_cast<uint32_t>(length));
-    if (slice.ok()) co_return slice;
+  const uint64_t cb = g.chunk_bytes;
+  const uint64_t first = offset / cb, last = (offset + length - 1) / cb;
+  // Only the bytes asked for travel (and the DNodes read only the sectors holding them). Any
+  // failure takes the general path, which reads whole chunks and can rebuild from parity.
+  std::vector<awaitable<Result<std::string>>> reads;
+  for (uint64_t i = first; i <= last; ++i) {
+    const uint64_t from = std::max(offset, i * cb) - i * cb;
+    const uint64_t to = std::min(offset + length, (i + 1) * cb) - i * cb;
+    const bool whole = to - from == cb;  // read as a block, verified here too
+    reads.push_back(ReadChunk(rec, static_cast<int>(i), whole ? 0 : static_cast<uint32_t>(from),
+                              whole ? 0 : static_cast<uint32_t>(to - from)));
   }
-  co_return co_await ReadChunks(rec, offset, length);
+  std::vector<Result<std::string>> pieces = co_await AwaitAll(std::move(reads));
+  std::string out;
+  for (Result<std::string>& piece : pieces) {
+    if (!piece.ok()) co_return co_await ReadChunks(rec, offset, length);
+    if (out.empty()) {
+      out = std::move(piece).value();
+    } else {
+      out += *piece;
+    }
+  }
+  co_return out;
 }
 
 awaitable<Result<std::string>> StripeStore::ReadChunks(const StripeRecord& rec, uint64_t offset,
