@@ -347,13 +347,27 @@ awaitable<Result<std::string>> StripeStore::ReadChunks(const StripeRecord& rec, 
                                                        uint64_t length) {
   const uint64_t number = rec.number;
   const ec::Geometry& g = rec.geometry;
-  size_t cb = g.chunk_bytes;
-  int first = static_cast<int>(offset / cb);
-  int last = static_cast<int>((offset + length - 1) / cb);
+  const uint64_t cb = g.chunk_bytes;
+  const int first = static_cast<int>(offset / cb);
+  const int last = static_cast<int>((offset + length - 1) / cb);
+  // Every byte position of a stripe decodes on its own, so a range inside one chunk needs only
+  // the sectors holding it, from each chunk read: the window [lo, hi) of every chunk. A range
+  // over several chunks takes them whole.
+  uint64_t lo = 0, hi = cb;
+  if (first == last) {
+    lo = (offset - first * cb) / dnode::kSectorBytes * dnode::kSectorBytes;
+    hi = std::min(cb, (offset + length - first * cb + dnode::kSectorBytes - 1) /
+                          dnode::kSectorBytes * dnode::kSectorBytes);
+  }
+  const uint64_t window = hi - lo;
   std::vector<std::optional<std::string>> chunks(static_cast<size_t>(g.width()));
   auto fetch = [&](std::vector<int> indices) -> awaitable<Status> {
     std::vector<awaitable<Result<std::string>>> reads;
-    for (int i : indices) reads.push_back(ReadChunk(rec, i));
+    for (int i : indices) {
+      reads.push_back(window == cb ? ReadChunk(rec, i)
+                                   : ReadChunk(rec, i, static_cast<uint32_t>(lo),
+                                               static_cast<uint32_t>(window)));
+    }
     std::vector<Result<std::string>> got = co_await AwaitAll(std::move(reads));
     Status last_error;
     for (size_t j = 0; j < got.size(); ++j) {
@@ -400,7 +414,7 @@ awaitable<Result<std::string>> StripeStore::ReadChunks(const StripeRecord& rec, 
     for (auto& c : chunks) {
       bool ok = c.has_value();
       present += ok ? 1 : 0;
-      if (!ok) c.emplace(cb, '\0');
+      if (!ok) c.emplace(window, '\0');
       present_flags.push_back(ok);
       buffers.push_back(reinterpret_cast<uint8_t*>(c->data()));
     }
@@ -412,15 +426,16 @@ awaitable<Result<std::string>> StripeStore::ReadChunks(const StripeRecord& rec, 
     CO_ASSIGN_OR_RETURN(const ec::ReedSolomon* code, Code(g));
     std::unique_ptr<bool[]> flags(new bool[present_flags.size()]);
     for (size_t i = 0; i < present_flags.size(); ++i) flags[i] = present_flags[i];
-    CO_RETURN_IF_ERROR(code->Reconstruct(buffers, std::span<const bool>(flags.get(), present_flags.size()), cb));
+    CO_RETURN_IF_ERROR(code->Reconstruct(
+        buffers, std::span<const bool>(flags.get(), present_flags.size()), window));
   }
   std::string out;
   out.reserve(length);
   for (int i = first; i <= last; ++i) {
-    uint64_t chunk_begin = static_cast<uint64_t>(i) * cb;
-    uint64_t from = std::max(offset, chunk_begin) - chunk_begin;
-    uint64_t to = std::min(offset + length, chunk_begin + cb) - chunk_begin;
-    out.append(*chunks[static_cast<size_t>(i)], from, to - from);
+    const uint64_t chunk_begin = static_cast<uint64_t>(i) * cb;
+    const uint64_t from = std::max(offset, chunk_begin) - chunk_begin;
+    const uint64_t to = std::min(offset + length, chunk_begin + cb) - chunk_begin;
+    out.append(*chunks[static_cast<size_t>(i)], from - lo, to - from);
   }
   co_return out;
 }

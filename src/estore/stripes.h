@@ -129,7 +129,8 @@ class StripeStore {
   Result<StripeRecord> Reserve(const ec::Geometry& g, const std::vector<std::string>& dnodes);
   Result<StripeRecord> Record(uint64_t number);
   Result<const ec::ReedSolomon*> Code(const ec::Geometry& g);
-  // Read's general path: the chunks holding the range, rebuilt from parity if need be.
+  // Read's general path: the chunks holding the range (only the sectors holding it when it lies
+  // in one chunk), rebuilt from parity if need be.
   awaitable<Result<std::string>> ReadChunks(const StripeRecord& record, uint64_t offset,
                                             uint64_t length);
   // The chunk, or with slice_len > 0 only those bytes of it.

@@ -91,6 +91,24 @@ TEST_F(StripesTest, ReadsSurviveALostDnodeAndBitRot) {
       CO_ASSERT_OK(n);
       if (*n == 0) break;
     }
+    // The rot goes into the second 4 KiB sector of each chunk dnode-2 holds. Bytes around it in
+    // its data chunks, read before the rot:
+    constexpr uint64_t kRotAt = dnode::kSectorBytes + 100;
+    std::map<std::pair<uint64_t, uint64_t>, std::string> around_rot;  // (stripe, offset) -> bytes
+    for (const auto& [path, data] : objects) {
+      auto rec = StripeOf(path);
+      CO_ASSERT_OK(rec);
+      CO_ASSERT_TRUE(rec->geometry.chunk_bytes > kRotAt + 3);
+      for (int i = 0; i < rec->geometry.k; ++i) {
+        if (rec->chunks[static_cast<size_t>(i)].dnode != "dnode-2") continue;
+        const uint64_t at =
+            uint64_t{rec->geometry.chunk_bytes} * static_cast<uint64_t>(i) + kRotAt - 4;
+        auto bytes = co_await stripes_->Read(rec->number, at, 16);
+        CO_ASSERT_OK(bytes);
+        around_rot[{rec->number, at}] = *bytes;
+      }
+    }
+    CO_ASSERT_TRUE(!around_rot.empty());
     // Bit rot in every chunk dnode-2 holds: each read that touches one rebuilds it.
     for (const auto& [path, data] : objects) {
       auto rec = StripeOf(path);
@@ -101,7 +119,7 @@ TEST_F(StripesTest, ReadsSurviveALostDnodeAndBitRot) {
                                env::OpenMode::kReadWrite);
         CO_ASSERT_OK(file);
         const uint64_t at = dnode::kDriveHeaderBytes + chunk.offset +
-                            dnode::BlockHeadBytes(rec->geometry.chunk_bytes) + 100;
+                            dnode::BlockHeadBytes(rec->geometry.chunk_bytes) + kRotAt;
         CO_ASSERT_TRUE((*file)->WriteAt(at, std::string_view("\xff\x00\xff", 3)).ok());
       }
     }
@@ -109,6 +127,12 @@ TEST_F(StripesTest, ReadsSurviveALostDnodeAndBitRot) {
       auto got = co_await service_->Get(path);
       CO_ASSERT_OK(got);
       EXPECT_TRUE(*got == data) << path << " after bit rot, seed " << seed;
+    }
+    // A read of the rotten bytes alone rebuilds just the sector holding them.
+    for (const auto& [where, bytes] : around_rot) {
+      auto got = co_await stripes_->Read(where.first, where.second, 16);
+      CO_ASSERT_OK(got);
+      EXPECT_EQ(*got, bytes) << "stripe " << where.first << " offset " << where.second;
     }
     // Ranged reads read only the sectors they touch: those that miss the rotten bytes read
     // directly, those that hit them rebuild; all byte-exact, also across chunk boundaries.
