@@ -289,6 +289,9 @@ TEST(MessagesTest, RoundTripsAndRejectsTrailingBytes) {
   EXPECT_EQ(wr->durability, Durability::kBuffered);
   EXPECT_EQ(wr->head, head);
   EXPECT_EQ(wr->payload, "data");
+  // The head's length follows from the payload's: a byte more or less is refused.
+  EXPECT_FALSE(DecodeWriteRequest(encoded + "x").ok());
+  EXPECT_FALSE(DecodeWriteRequest(encoded.substr(0, encoded.size() - 1)).ok());
   const ReadRequest r{DriveRef{DriveKind::kSsd, 1}, 8192, BlockId{9, 8, 7}, 42};
   auto rr = DecodeReadRequest(EncodeReadRequest(r));
   ASSERT_TRUE(rr.ok());
