@@ -4,7 +4,10 @@
 
 #include <atomic>
 #include <map>
+#include <string_view>
+#include <unordered_set>
 #include <utility>
+#include <vector>
 
 #include "common/check.h"
 #include "common/log.h"
@@ -179,8 +182,17 @@ class SqliteTransaction final : public Transaction {
   std::map<std::string, std::optional<std::string>, std::less<>> writes_;
   size_t write_bytes_ = 0;
   Status invalid_;  // the first limit a write exceeded, reported by Commit
-  // Versions of the stored keys read by Get (kAbsent for keys read as absent).
-  std::map<std::string, int64_t, std::less<>> reads_;
+  // Versions of the stored keys read by Get (kAbsent for keys read as absent), in the order
+  // read; a key read again is recorded again (the snapshot gives it the same version). The
+  // keys are packed into one string: most transactions only read and never validate, so a
+  // read costs an append, not a tree node and a key string of its own.
+  struct Read {
+    size_t key_at = 0;
+    size_t key_len = 0;
+    int64_t version = kAbsent;
+  };
+  std::string read_keys_;
+  std::vector<Read> reads_;
   std::vector<ScannedRange> scans_;
 };
 
@@ -197,9 +209,12 @@ Result<std::optional<std::string>> SqliteTransaction::Get(std::string_view key) 
   Query query = connection_->Start(Sql::kGet);
   query.Bind(key);
   ASSIGN_OR_RETURN(bool found, query.Step());
-  // The snapshot makes a repeated read return the same version, so the first one recorded
-  // stands for all.
-  reads_.emplace(key, found ? query.Int(1) : kAbsent);
+  if (reads_.empty()) {
+    reads_.reserve(16);
+    read_keys_.reserve(1024);
+  }
+  reads_.push_back(Read{read_keys_.size(), key.size(), found ? query.Int(1) : kAbsent});
+  read_keys_.append(key);
   if (!found) return std::optional<std::string>();
   return std::optional<std::string>(query.Blob(0));
 }
@@ -326,7 +341,11 @@ Status SqliteTransaction::CommitWrites() {
 
 // Runs under the write lock, so nothing can change between this check and the commit.
 Status SqliteTransaction::Validate() {
-  for (const auto& [key, seen] : reads_) {
+  std::unordered_set<std::string_view> checked;  // a key read twice is checked once
+  for (const Read& read : reads_) {
+    const std::string_view key = std::string_view(read_keys_).substr(read.key_at, read.key_len);
+    if (!checked.insert(key).second) continue;
+    const int64_t seen = read.version;
     Query query = connection_->Start(Sql::kVersion);
     query.Bind(key);
     ASSIGN_OR_RETURN(bool found, query.Step());
