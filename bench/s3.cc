@@ -93,7 +93,8 @@ class Connection {
     s3::SigV4Request to_sign{
         std::string(http::to_string(verb)), target, "", {{"host", endpoint_.host}}};
     auto signed_request =
-        s3::SignRequest(to_sign, credentials_, kRegion, std::time(nullptr), s3::kUnsignedPayload);
+        s3::SignRequest(to_sign, credentials_, kRegion, std::time(nullptr), s3::kUnsignedPayload,
+                        &signing_keys_);
     if (!signed_request.ok()) return {0, 0, "sign: " + signed_request.status().ToString()};
     http::request<http::buffer_body> request{verb, target, 11};
     request.set(http::field::host, endpoint_.host);
@@ -152,6 +153,7 @@ class Connection {
 
   Endpoint endpoint_;
   s3::Credentials credentials_;
+  s3::SigningKeyCache signing_keys_{4};  // one key a day, as SDKs keep it
   asio::io_context io_{1};
   tcp::socket socket_{io_};
   beast::flat_buffer buffer_;

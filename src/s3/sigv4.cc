@@ -570,7 +570,7 @@ AuthResult<void> VerifyPayloadSha256(const VerifiedRequest& verified, std::strin
 
 Result<SignedRequest> SignRequest(const SigV4Request& request, const Credentials& credentials,
                                   std::string_view region, int64_t now_s,
-                                  std::string_view payload_hash) {
+                                  std::string_view payload_hash, SigningKeyCache* signing_keys) {
   RETURN_IF_ERROR(CheckSignable(request, region));
   for (std::string_view taken : {"x-amz-date", "x-amz-content-sha256", "authorization"}) {
     if (CanonicalHeader(request.headers, taken)) {
@@ -591,7 +591,11 @@ Result<SignedRequest> SignRequest(const SigV4Request& request, const Credentials
   const std::string signed_line = JoinSignedHeaders(names);
   const std::string query = CanonicalQuery(params, SignatureParam::kKeep);
 
-  out.signing.signing_key = DeriveSigningKey(credentials.secret_access_key, date, region);
+  out.signing.signing_key =
+      signing_keys != nullptr
+          ? signing_keys->KeyFor(credentials.access_key_id, credentials.secret_access_key, date,
+                                 region, kService)
+          : DeriveSigningKey(credentials.secret_access_key, date, region);
   out.signing.timestamp = timestamp;
   out.signing.scope = CredentialScopeString(date, region);
   out.signing.signature =

@@ -173,10 +173,13 @@ struct SignedRequest {
 // Signs `request` for header auth. Every header in it is signed except those proxies rewrite
 // (user-agent, expect, transfer-encoding, connection, x-amzn-trace-id); it must have a host
 // header and must not yet have x-amz-date, x-amz-content-sha256 or authorization.
-// `payload_hash` is the body's lowercase hex SHA-256 or one of the literals above.
+// `payload_hash` is the body's lowercase hex SHA-256 or one of the literals above. With
+// `signing_keys`, the day's signing key comes from there (as SDKs keep it) instead of being
+// derived for every request.
 Result<SignedRequest> SignRequest(const SigV4Request& request, const Credentials& credentials,
                                   std::string_view region, int64_t now_s,
-                                  std::string_view payload_hash);
+                                  std::string_view payload_hash,
+                                  SigningKeyCache* signing_keys = nullptr);
 
 // The query string of a presigned URL for `request` valid for `expires_s` (1..604800)
 // seconds from `now_s`: the request's own query parameters and the X-Amz-* ones, canonically

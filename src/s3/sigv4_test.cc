@@ -89,6 +89,22 @@ TEST(AwsExamplesTest, GetObject) {
   EXPECT_EQ(s->signing.timestamp, "20130524T000000Z");
 }
 
+// A signer that keeps the day's signing key produces the same signatures, deriving it once.
+TEST(AwsExamplesTest, GetObjectWithACachedSigningKey) {
+  const Result<SignedRequest> plain =
+      SignRequest(GetObjectExample(), kCreds, "us-east-1", kExampleTime, kEmptySha256Hex);
+  ASSERT_TRUE(plain.ok()) << plain.status().ToString();
+  SigningKeyCache keys(4);
+  for (int i = 0; i < 2; ++i) {
+    Result<SignedRequest> s = SignRequest(GetObjectExample(), kCreds, "us-east-1", kExampleTime,
+                                          kEmptySha256Hex, &keys);
+    ASSERT_TRUE(s.ok()) << s.status().ToString();
+    EXPECT_EQ(s->headers, plain->headers);
+  }
+  EXPECT_EQ(keys.misses(), 1u);
+  EXPECT_EQ(keys.hits(), 1u);
+}
+
 TEST(AwsExamplesTest, VerifyGetObjectAsPublished) {
   // The request exactly as the documentation shows it (no spaces after the commas).
   SigV4Request r = GetObjectExample();
