@@ -52,7 +52,8 @@ struct ReadRequest {
   uint64_t offset = 0;
   BlockId id;
   uint32_t payload_len = 0;
-  // slice_len > 0: answer only these payload bytes (the DNode still verifies the whole block).
+  // slice_len > 0: answer only these payload bytes (the DNode verifies the block's head and
+  // the sectors holding them).
   uint32_t slice_offset = 0;
   uint32_t slice_len = 0;
 };

@@ -60,7 +60,49 @@ uint64_t BufferAllocator::HeldBytesMax() const {
 
 void DataPlane::Release(const ChunkLocation& location) {
   if (location.kind != LocationKind::kBuffer) return;
+  Forget(location);
   for (const BufferCopy& c : location.copies) allocator_->Release(c.dnode, c.ring_pos);
+}
+
+void DataPlane::KeepRecent(uint64_t owner, std::string data) {
+  if (data.size() > recent_bytes_max_) return;
+  recent_bytes_ += data.size();
+  recent_.insert_or_assign(owner, std::move(data));
+  recent_order_.push_back(owner);
+  // Oldest first: past the bound, and ids already taken (they leave only the map).
+  while (!recent_order_.empty()) {
+    auto it = recent_.find(recent_order_.front());
+    if (it != recent_.end() && recent_bytes_ <= recent_bytes_max_) break;
+    if (it != recent_.end()) {
+      recent_bytes_ -= it->second.size();
+      recent_.erase(it);
+    }
+    recent_order_.pop_front();
+  }
+  if (recent_order_.size() > 4 * recent_.size() + 64) {  // taken ids behind a held one
+    std::erase_if(recent_order_, [&](uint64_t id) { return !recent_.contains(id); });
+  }
+}
+
+void DataPlane::Forget(const ChunkLocation& location) {
+  if (location.kind != LocationKind::kBuffer) return;
+  auto it = recent_.find(location.id.owner);
+  if (it == recent_.end()) return;
+  recent_bytes_ -= it->second.size();
+  recent_.erase(it);
+}
+
+awaitable<Result<std::string>> DataPlane::TakeForMigration(const ChunkLocation& location) {
+  if (location.kind == LocationKind::kBuffer) {
+    auto it = recent_.find(location.id.owner);
+    if (it != recent_.end() && it->second.size() == location.length) {
+      std::string data = std::move(it->second);
+      recent_bytes_ -= data.size();
+      recent_.erase(it);
+      co_return data;
+    }
+  }
+  co_return co_await ReadChunk(location, 0, location.length);
 }
 
 awaitable<Status> DataPlane::WriteCopy(std::string dnode, uint64_t offset, dnode::BlockId id,
@@ -76,12 +118,15 @@ awaitable<Result<ChunkLocation>> DataPlane::WriteChunk(std::string data) {
     co_return InvalidArgument("chunk size out of range");
   }
   auto written = co_await WriteChunkOnce(data);
-  if (written.ok() || written.status().code() != Code::kUnavailable) co_return written;
-  // DNodes that restarted listen on new ports our map may not know yet: look again, once.
-  Status refreshed = co_await refresh_();
-  if (!refreshed.ok()) co_return written;
-  last_refresh_us_ = env_->MonotonicMicros();
-  co_return co_await WriteChunkOnce(data);
+  if (!written.ok() && written.status().code() == Code::kUnavailable) {
+    // DNodes that restarted listen on new ports our map may not know yet: look again, once.
+    Status refreshed = co_await refresh_();
+    if (!refreshed.ok()) co_return written;
+    last_refresh_us_ = env_->MonotonicMicros();
+    written = co_await WriteChunkOnce(data);
+  }
+  if (written.ok()) KeepRecent(written->id.owner, std::move(data));
+  co_return written;
 }
 
 awaitable<Result<ChunkLocation>> DataPlane::WriteChunkOnce(const std::string& data) {

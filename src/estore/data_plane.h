@@ -10,15 +10,19 @@
 //
 // Data in the buffer is moved into erasure-coded stripes by the Migrator (migrator.h), which
 // then releases its buffer space; large writes go to stripes directly (StripeStore). ReadChunk
-// reads either kind of location.
+// reads either kind of location. The bytes of recent buffer writes stay in memory (bounded)
+// until the migrator takes them (TakeForMigration), so migrating a chunk soon after it was
+// written does not read it back from a DNode.
 //
 // Thread-safety: the CNode's loop thread only.
 #pragma once
 
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "common/asio.h"
@@ -79,11 +83,20 @@ class DataPlane {
   // `length` bytes from `offset` within the chunk.
   awaitable<Result<std::string>> ReadChunk(ChunkLocation location, uint64_t offset,
                                            uint64_t length);
+  // The whole of buffered chunk `location`, for the migrator: the bytes this CNode wrote, if
+  // it still holds them (then forgotten here), else read from the DNodes like ReadChunk.
+  awaitable<Result<std::string>> TakeForMigration(const ChunkLocation& location);
+  // Drops what this CNode holds of `location`'s bytes (a chunk nothing references any more).
+  void Forget(const ChunkLocation& location);
+  // Bytes of recent writes held in memory now, and the most it holds (16 MiB unless set).
+  uint64_t recent_bytes() const { return recent_bytes_; }
+  void set_recent_bytes_max(uint64_t bytes) { recent_bytes_max_ = bytes; }
 
  private:
   awaitable<Result<ChunkLocation>> WriteChunkOnce(const std::string& data);
   awaitable<Status> WriteCopy(std::string dnode, uint64_t offset, dnode::BlockId id,
                               const std::string& data);
+  void KeepRecent(uint64_t owner, std::string data);
   env::Env* env_;
   DnodePeers* peers_;
   awaitable<Result<std::string>> ReadBuffered(const ChunkLocation& location, uint64_t offset,
@@ -93,6 +106,12 @@ class DataPlane {
   MapRefresher refresh_;
   int copies_;
   int64_t last_refresh_us_ = 0;
+  // Recent buffer writes by BlockId owner (random, so unique), oldest first in `recent_order_`;
+  // at most recent_bytes_max_ bytes, the oldest dropped first.
+  std::unordered_map<uint64_t, std::string> recent_;
+  std::deque<uint64_t> recent_order_;
+  uint64_t recent_bytes_ = 0;
+  uint64_t recent_bytes_max_ = 16 << 20;
 };
 
 }  // namespace dase::estore

@@ -165,7 +165,8 @@ awaitable<Result<size_t>> Migrator::MigrateOnce(bool force) {
       live[i] = !refs.empty();
     }
   }
-  // Read the live chunks from the buffer and pack them end to end.
+  // Read the live chunks (from memory when this CNode still holds what it wrote, else from the
+  // buffer) and pack them end to end.
   std::string packed;
   std::vector<bool> packed_flags(entries.size(), false);
   for (size_t begin = 0; begin < entries.size(); begin += kReadsAtOnce) {
@@ -173,8 +174,11 @@ awaitable<Result<size_t>> Migrator::MigrateOnce(bool force) {
     std::vector<awaitable<Result<std::string>>> reads;
     std::vector<size_t> which;
     for (size_t i = begin; i < end; ++i) {
-      if (!live[i]) continue;
-      reads.push_back(data_->ReadChunk(entries[i].location, 0, entries[i].location.length));
+      if (!live[i]) {
+        data_->Forget(entries[i].location);
+        continue;
+      }
+      reads.push_back(data_->TakeForMigration(entries[i].location));
       which.push_back(i);
     }
     std::vector<Result<std::string>> got = co_await AwaitAll(std::move(reads));
