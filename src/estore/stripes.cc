@@ -331,14 +331,12 @@ awaitable<Result<std::string>> StripeStore::Read(uint64_t number, uint64_t offse
                               whole ? 0 : static_cast<uint32_t>(to - from)));
   }
   std::vector<Result<std::string>> pieces = co_await AwaitAll(std::move(reads));
+  if (pieces.size() == 1 && pieces[0].ok()) co_return std::move(pieces[0]);
   std::string out;
+  out.reserve(length);
   for (Result<std::string>& piece : pieces) {
     if (!piece.ok()) co_return co_await ReadChunks(rec, offset, length);
-    if (out.empty()) {
-      out = std::move(piece).value();
-    } else {
-      out += *piece;
-    }
+    out += *piece;
   }
   co_return out;
 }
