@@ -171,7 +171,10 @@ void SqliteConnection::ReportWalFrames(std::atomic<int>* wal_frames) {
 Status SqliteConnection::Checkpoint(CheckpointMode mode) {
   const int sqlite_mode =
       mode == CheckpointMode::kRestart ? SQLITE_CHECKPOINT_RESTART : SQLITE_CHECKPOINT_PASSIVE;
+  const int busy_timeout_ms = busy_timeout_ms_;
+  busy_timeout_ms_ = std::min(busy_timeout_ms_, kRestartWaitMs);
   int rc = sqlite3_wal_checkpoint_v2(db_, "main", sqlite_mode, nullptr, nullptr);
+  busy_timeout_ms_ = busy_timeout_ms;
   if (rc == SQLITE_OK || rc == SQLITE_BUSY) return Status::Ok();  // BUSY: another one runs
   return SqliteError(db_, rc, "checkpoint");
 }

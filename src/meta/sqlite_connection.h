@@ -100,11 +100,15 @@ class SqliteConnection {
   // committing call; the owner checkpoints instead (Checkpoint).
   void ReportWalFrames(std::atomic<int>* wal_frames);
   // kPassive copies into the database what the WAL holds and no open snapshot still needs,
-  // without waiting for any lock. kRestart also waits (up to the busy timeout, holding off new
-  // writers) until it has copied all of it and no reader uses the WAL, so the next commit
-  // writes the WAL from its start again. OK as well when another connection is checkpointing
-  // right now, or when kRestart could not finish in time (it then did what kPassive does).
+  // without waiting for any lock. kRestart also waits, holding off new writers, until it has
+  // copied all of it and no reader uses the WAL, so the next commit writes the WAL from its
+  // start again; it waits at most kRestartWaitMs, not the busy timeout, because the readers it
+  // waits for may belong to an event loop that is itself stuck waiting to write (a CNode holds
+  // a request's snapshot across its DNode calls): a long wait stalled whole clusters for
+  // seconds. OK as well when another connection is checkpointing right now, or when kRestart
+  // could not finish in time (it then did what kPassive does).
   enum class CheckpointMode { kPassive, kRestart };
+  static constexpr int kRestartWaitMs = 20;
   Status Checkpoint(CheckpointMode mode);
 
  private:
