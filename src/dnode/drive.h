@@ -50,8 +50,8 @@ class Drive {
   Status WriteBlock(uint64_t offset, std::string_view head, std::string_view payload);
   // Reads and verifies (VerifyBlock) the block at `offset`; returns its head and payload, or
   // with a non-empty `slice` only those bytes of the payload (then only the head and the
-  // sectors holding the slice are read and verified). With ReadWait::kNever, Unavailable instead of waiting
-  // for the disk (see File::ReadAtWithoutWaiting).
+  // sectors holding the slice are read and verified). With ReadWait::kNever, Unavailable
+  // instead of waiting for the disk (see File::ReadAtWithoutWaiting).
   enum class ReadWait { kMay, kNever };
   Result<std::string> ReadBlock(uint64_t offset, const BlockId& id, uint32_t payload_len,
                                 ReadWait wait = ReadWait::kMay, PayloadSlice slice = {});

@@ -74,6 +74,17 @@ dnode::BlockId ChunkId(uint64_t number, int index) {
   return dnode::BlockId{number, static_cast<uint32_t>(index), kBlockVersion};
 }
 
+// The bytes [from, to) of chunk `chunk` that the stripe range [offset, offset + length)
+// covers, for chunks of `chunk_bytes`.
+struct ChunkRange {
+  uint64_t from = 0;
+  uint64_t to = 0;
+};
+ChunkRange RangeInChunk(uint64_t offset, uint64_t length, uint64_t chunk_bytes, uint64_t chunk) {
+  const uint64_t begin = chunk * chunk_bytes;
+  return {std::max(offset, begin) - begin, std::min(offset + length, begin + chunk_bytes) - begin};
+}
+
 }  // namespace
 
 std::string EncodeStripeRecord(const StripeRecord& record) {
@@ -324,8 +335,7 @@ awaitable<Result<std::string>> StripeStore::Read(uint64_t number, uint64_t offse
   // failure takes the general path, which reads whole chunks and can rebuild from parity.
   std::vector<awaitable<Result<std::string>>> reads;
   for (uint64_t i = first; i <= last; ++i) {
-    const uint64_t from = std::max(offset, i * cb) - i * cb;
-    const uint64_t to = std::min(offset + length, (i + 1) * cb) - i * cb;
+    const auto [from, to] = RangeInChunk(offset, length, cb, i);
     const bool whole = to - from == cb;  // read as a block, verified here too
     reads.push_back(ReadChunk(rec, static_cast<int>(i), whole ? 0 : static_cast<uint32_t>(from),
                               whole ? 0 : static_cast<uint32_t>(to - from)));
@@ -430,9 +440,7 @@ awaitable<Result<std::string>> StripeStore::ReadChunks(const StripeRecord& rec, 
   std::string out;
   out.reserve(length);
   for (int i = first; i <= last; ++i) {
-    const uint64_t chunk_begin = static_cast<uint64_t>(i) * cb;
-    const uint64_t from = std::max(offset, chunk_begin) - chunk_begin;
-    const uint64_t to = std::min(offset + length, chunk_begin + cb) - chunk_begin;
+    const auto [from, to] = RangeInChunk(offset, length, cb, static_cast<uint64_t>(i));
     out.append(*chunks[static_cast<size_t>(i)], from - lo, to - from);
   }
   co_return out;

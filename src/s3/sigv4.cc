@@ -29,6 +29,14 @@ struct CredentialScope {
 
 bool IsSpace(char c) { return c == ' ' || c == '\t'; }
 
+// The signing key of a credential scope: from `keys` if given (derived there once per scope),
+// else derived now.
+std::string SigningKey(SigningKeyCache* keys, std::string_view access_key_id,
+                       std::string_view secret, std::string_view date, std::string_view region) {
+  return keys != nullptr ? keys->KeyFor(access_key_id, secret, date, region, kService)
+                         : DeriveSigningKey(secret, date, region, kService);
+}
+
 
 bool IsHex(std::string_view s) {
   return std::all_of(s.begin(), s.end(), [](char c) {
@@ -201,9 +209,7 @@ AuthResult<VerifiedRequest> CheckSignature(const SigV4Request& request, const Cl
   }
   const CredentialScope& c = claim.credential;
   out.signing.signing_key =
-      options.signing_keys != nullptr
-          ? options.signing_keys->KeyFor(c.access_key_id, *secret, c.date, c.region, kService)
-          : DeriveSigningKey(*secret, c.date, c.region, kService);
+      SigningKey(options.signing_keys, c.access_key_id, *secret, c.date, c.region);
   out.signing.timestamp = claim.timestamp;
   out.signing.scope = CredentialScopeString(c.date, c.region);
 
@@ -591,11 +597,8 @@ Result<SignedRequest> SignRequest(const SigV4Request& request, const Credentials
   const std::string signed_line = JoinSignedHeaders(names);
   const std::string query = CanonicalQuery(params, SignatureParam::kKeep);
 
-  out.signing.signing_key =
-      signing_keys != nullptr
-          ? signing_keys->KeyFor(credentials.access_key_id, credentials.secret_access_key, date,
-                                 region, kService)
-          : DeriveSigningKey(credentials.secret_access_key, date, region);
+  out.signing.signing_key = SigningKey(signing_keys, credentials.access_key_id,
+                                       credentials.secret_access_key, date, region);
   out.signing.timestamp = timestamp;
   out.signing.scope = CredentialScopeString(date, region);
   out.signing.signature =
